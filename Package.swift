@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Layers point down only: chattts -> Server -> Synthesis -> ChatTTS -> Tensors -> C*.
+/// AudioCodecs is a leaf used by Server and the CLI. Synthesis and Server join with the service issue.
+let package = Package(
+    name: "chattts-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "chattts", targets: ["chattts"]),
+        .library(name: "ChatTTS", targets: ["ChatTTS"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
+                       providers: [.apt(["liblzma-dev"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA"]),
+        .target(name: "AudioCodecs"),
+        .executableTarget(name: "chattts", dependencies: [
+            "ChatTTS", "AudioCodecs",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS"]),
+        .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,91 @@
+/// RIFF/WAVE encoding of mono 16-bit PCM, the format every player and ffmpeg read.
+///
+/// Samples arrive as float32 in [-1, 1] (what the vocoder produces); values beyond that range are clipped,
+/// and conversion rounds to the nearest integer like `numpy.round(x * 32767)`.
+public enum WAV {
+    /// A complete file: 44-byte header plus little-endian s16 samples.
+    public static func encode(samples: [Float], sampleRate: Int) -> [UInt8] {
+        var out = header(sampleRate: sampleRate, dataBytes: samples.count * 2)
+        out.reserveCapacity(out.count + samples.count * 2)
+        appendPCM16(samples, to: &out)
+        return out
+    }
+
+    /// A header for `dataBytes` of s16 mono data. Streams that do not know their length yet pass
+    /// `UInt32.max`-sized placeholders, which players accept as "until end of stream".
+    public static func header(sampleRate: Int, dataBytes: Int?) -> [UInt8] {
+        let data = UInt32(clamping: dataBytes ?? Int(UInt32.max - 36))
+        var out: [UInt8] = []
+        out.reserveCapacity(44)
+        out += Array("RIFF".utf8)
+        appendLE(UInt32(clamping: UInt64(data) + 36), to: &out)
+        out += Array("WAVE".utf8)
+        out += Array("fmt ".utf8)
+        appendLE(UInt32(16), to: &out)            // fmt chunk size
+        appendLE(UInt16(1), to: &out)             // PCM
+        appendLE(UInt16(1), to: &out)             // mono
+        appendLE(UInt32(sampleRate), to: &out)
+        appendLE(UInt32(sampleRate * 2), to: &out) // byte rate
+        appendLE(UInt16(2), to: &out)             // block align
+        appendLE(UInt16(16), to: &out)            // bits per sample
+        out += Array("data".utf8)
+        appendLE(data, to: &out)
+        return out
+    }
+
+    /// Raw little-endian s16 samples, also the body of the `pcm` response format.
+    public static func appendPCM16(_ samples: [Float], to out: inout [UInt8]) {
+        for sample in samples {
+            let clipped = max(-1, min(1, sample.isNaN ? 0 : sample))
+            let value = Int16((clipped * 32767).rounded())
+            appendLE(UInt16(bitPattern: value), to: &out)
+        }
+    }
+
+    /// Decodes a 16-bit PCM mono or multi-channel file written by any tool, returning channel 0 as float32.
+    public static func decode(_ bytes: [UInt8]) throws -> (samples: [Float], sampleRate: Int) {
+        func u32(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24 }
+        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
+        guard bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WAVE".utf8) else {
+            throw WAVError(message: "not a RIFF/WAVE file")
+        }
+        var at = 12
+        var sampleRate = 0
+        var channels = 1
+        var bits = 0
+        while at + 8 <= bytes.count {
+            let id = String(decoding: bytes[at..<at + 4], as: UTF8.self)
+            let size = u32(at + 4)
+            let body = at + 8
+            if id == "fmt " {
+                guard body + 16 <= bytes.count else { throw WAVError(message: "truncated fmt chunk") }
+                channels = u16(body + 2)
+                sampleRate = u32(body + 4)
+                bits = u16(body + 14)
+            } else if id == "data" {
+                guard bits == 16, channels >= 1 else { throw WAVError(message: "only 16-bit PCM is supported, got \(bits)-bit") }
+                let end = min(bytes.count, body + size)
+                let frameBytes = 2 * channels
+                var samples: [Float] = []
+                samples.reserveCapacity((end - body) / frameBytes)
+                var p = body
+                while p + frameBytes <= end {
+                    samples.append(Float(Int16(bitPattern: UInt16(u16(p)))) / 32767)
+                    p += frameBytes
+                }
+                return (samples, sampleRate)
+            }
+            at = body + size + (size & 1)
+        }
+        throw WAVError(message: "no data chunk")
+    }
+
+    private static func appendLE<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out += $0 }
+    }
+}
+
+public struct WAVError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { "WAV: \(message)" }
+}
