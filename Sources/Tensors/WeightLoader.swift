@@ -28,7 +28,8 @@ public final class WeightLoader: Sendable {
         try file.info(key).shape
     }
 
-    func markUsed(_ key: String) {
+    /// Marks a tensor as deliberately not loaded (it belongs to a part of the module that is never run).
+    public func skip(_ key: String) {
         used.withLock { _ = $0.insert(key) }
     }
 
