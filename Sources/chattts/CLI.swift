@@ -8,7 +8,7 @@ struct CLI: AsyncParsableCommand {
         commandName: "chattts",
         abstract: "ChatTTS speech synthesis: a native engine and an HTTP service.",
         version: EngineInfo.version,
-        subcommands: [Serve.self]
+        subcommands: [Say.self, Serve.self]
     )
 }
 

@@ -1,0 +1,108 @@
+import Tensors
+
+/// Conv1d over time-major activations [T, C], as PyTorch's `nn.Conv1d` (stride 1, zero padding) computes it on
+/// [C, T]. Each kernel tap is one GEMM over shifted rows, so the work goes through BLAS with no im2col copy.
+/// The checkpoint layout [out, in, K] is repacked once at load into K matrices [out, in].
+public struct TimeConv1d: Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: Int
+    public let dilation: Int
+    public let padding: Int
+    /// [K, out, in]
+    let taps: Tensor
+    /// [out] or nil
+    let bias: Tensor?
+
+    public init(_ w: WeightScope, name: String = "", inChannels: Int? = nil, outChannels: Int? = nil,
+                padding: Int, dilation: Int = 1, bias hasBias: Bool) throws {
+        let prefix = name.isEmpty ? "" : name + "."
+        let shape = try w.shape(of: prefix + "weight")
+        guard shape.count == 3 else {
+            throw ModelError(w.path, "\(w.key(prefix + "weight")) has shape \(shape), expected [out, in, kernel]")
+        }
+        let weight = try w(prefix + "weight", shape: [outChannels ?? shape[0], inChannels ?? shape[1], shape[2]])
+        self.outChannels = shape[0]
+        self.inChannels = shape[1]
+        kernelSize = shape[2]
+        self.dilation = dilation
+        self.padding = padding
+        let packed = Tensor(zeros: [kernelSize, outChannels ?? shape[0], inChannels ?? shape[1]])
+        let src = weight.pointer, dst = packed.pointer
+        let (o, i, k) = (shape[0], shape[1], shape[2])
+        for a in 0..<o { for b in 0..<i { for t in 0..<k { dst[(t * o + a) * i + b] = src[(a * i + b) * k + t] } } }
+        taps = packed
+        bias = hasBias ? try w(prefix + "bias", shape: [shape[0]]) : nil
+    }
+
+    public func outputLength(_ length: Int) -> Int {
+        length + 2 * padding - dilation * (kernelSize - 1)
+    }
+
+    /// x: [T, in] -> [T', out]
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let t = x.shape[0]
+        let outLength = outputLength(t)
+        let out = Tensor(zeros: [max(outLength, 0), outChannels])
+        guard outLength > 0 else { return out }
+        if let bias {
+            for r in 0..<outLength { (out.pointer + r * outChannels).update(from: bias.pointer, count: outChannels) }
+        }
+        for tap in 0..<kernelSize {
+            // Output row r reads input row r + tap * dilation - padding.
+            let shift = tap * dilation - padding
+            let first = max(0, -shift), last = min(outLength, t - shift)
+            guard last > first else { continue }
+            Kernels.gemm(transB: true, m: last - first, n: outChannels, k: inChannels,
+                         a: x.pointer + (first + shift) * inChannels, lda: inChannels,
+                         b: taps.pointer + tap * outChannels * inChannels, ldb: inChannels,
+                         beta: 1, c: out.pointer + first * outChannels, ldc: outChannels)
+        }
+        return out
+    }
+}
+
+/// Depthwise Conv1d (groups == channels) over time-major [T, C]: each channel filtered on its own, vectorized
+/// across channels. Checkpoint layout [C, 1, K] is repacked to [K, C].
+public struct DepthwiseConv1d: Sendable {
+    public let channels: Int
+    public let kernelSize: Int
+    public let dilation: Int
+    public let padding: Int
+    let taps: Tensor   // [K, C]
+    let bias: Tensor   // [C]
+
+    public init(_ w: WeightScope, channels: Int, dilation: Int) throws {
+        let shape = try w.shape(of: "weight")
+        guard shape.count == 3, shape[0] == channels, shape[1] == 1 else {
+            throw ModelError(w.path, "\(w.key("weight")) has shape \(shape), expected [\(channels), 1, kernel]")
+        }
+        let weight = try w("weight", shape: shape)
+        kernelSize = shape[2]
+        self.channels = channels
+        self.dilation = dilation
+        padding = dilation * (kernelSize / 2)
+        let packed = Tensor(zeros: [kernelSize, channels])
+        for c in 0..<channels { for k in 0..<kernelSize { packed.pointer[k * channels + c] = weight.pointer[c * kernelSize + k] } }
+        taps = packed
+        bias = try w("bias", shape: [channels])
+    }
+
+    /// x: [T, C] -> [T, C] (same length: padding = dilation * (K / 2))
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let t = x.shape[0], c = channels
+        let out = Tensor(zeros: [t, c])
+        let xp = x.pointer, op = out.pointer, wp = taps.pointer, bp = bias.pointer
+        for r in 0..<t {
+            let dst = op + r * c
+            dst.update(from: bp, count: c)
+            for k in 0..<kernelSize {
+                let src = r + k * dilation - padding
+                guard src >= 0 && src < t else { continue }
+                let row = xp + src * c, tap = wp + k * c
+                for i in 0..<c { dst[i] += tap[i] * row[i] }
+            }
+        }
+        return out
+    }
+}

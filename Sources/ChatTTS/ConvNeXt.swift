@@ -1,0 +1,54 @@
+import Tensors
+
+/// A ConvNeXt block over time-major [T, C]: depthwise conv, LayerNorm, pointwise MLP with GELU, layer scale,
+/// residual. ChatTTS's decoder (kernel 7, dilation 2, scale named `weight`) and Vocos (dilation 1, scale named
+/// `gamma`) share it.
+public struct ConvNeXtBlock: Sendable {
+    let depthwise: DepthwiseConv1d
+    let normWeight: Tensor      // [C]
+    let normBias: Tensor        // [C]
+    let pw1: Tensor             // [intermediate, C]
+    let pw1Bias: Tensor         // [intermediate]
+    let pw2: Tensor             // [C, intermediate]
+    let pw2Bias: Tensor         // [C]
+    let scale: Tensor?          // [C]
+    let channels: Int
+    let intermediate: Int
+
+    public init(_ w: WeightScope, channels: Int, dilation: Int, scaleName: String) throws {
+        self.channels = channels
+        depthwise = try DepthwiseConv1d(w.scope("dwconv"), channels: channels, dilation: dilation)
+        normWeight = try w("norm.weight", shape: [channels])
+        normBias = try w("norm.bias", shape: [channels])
+        let pw1Shape = try w.shape(of: "pwconv1.weight")
+        guard pw1Shape.count == 2, pw1Shape[1] == channels else {
+            throw ModelError(w.path, "\(w.key("pwconv1.weight")) has shape \(pw1Shape), expected [intermediate, \(channels)]")
+        }
+        intermediate = pw1Shape[0]
+        pw1 = try w("pwconv1.weight", shape: [intermediate, channels])
+        pw1Bias = try w("pwconv1.bias", shape: [intermediate])
+        pw2 = try w("pwconv2.weight", shape: [channels, intermediate])
+        pw2Bias = try w("pwconv2.bias", shape: [channels])
+        scale = w.contains(scaleName) ? try w(scaleName, shape: [channels]) : nil
+    }
+
+    /// x: [T, C], updated in place (residual added).
+    public func callAsFunction(_ x: Tensor) {
+        let t = x.shape[0], c = channels
+        let y = depthwise(x)
+        Kernels.layerNorm(y.pointer, weight: normWeight.pointer, bias: normBias.pointer, eps: 1e-6, rows: t, dim: c, out: y.pointer)
+        let hidden = Tensor(zeros: [t, intermediate])
+        Kernels.linear(input: y.pointer, rows: t, inFeatures: c, weight: pw1.pointer, outFeatures: intermediate,
+                       bias: pw1Bias.pointer, output: hidden.pointer)
+        Kernels.gelu(hidden.pointer, count: t * intermediate)
+        Kernels.linear(input: hidden.pointer, rows: t, inFeatures: intermediate, weight: pw2.pointer, outFeatures: c,
+                       bias: pw2Bias.pointer, output: y.pointer)
+        let xp = x.pointer, yp = y.pointer
+        if let scale {
+            let sp = scale.pointer
+            for r in 0..<t { for i in 0..<c { xp[r * c + i] += yp[r * c + i] * sp[i] } }
+        } else {
+            for i in 0..<(t * c) { xp[i] += yp[i] }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Tensors
+
+/// What a sequence generates: audio codes (4 per step, through `head_code`) or text tokens (refinement, through
+/// `head_text`).
+public enum GenerationMode: Sendable {
+    case code
+    case text
+}
+
+/// Sampling limits of one sequence, with the official names' meaning.
+public struct GenerationParams: Sendable {
+    /// One temperature per codebook (code mode) or one value (text mode).
+    public var temperature: [Float]
+    public var topP: Float?
+    public var topK: Int?
+    public var repetitionPenalty: Float
+    public var minNewTokens: Int
+    public var maxNewTokens: Int
+    public var seed: UInt64
+
+    public init(temperature: [Float], topP: Float?, topK: Int?, repetitionPenalty: Float, minNewTokens: Int,
+                maxNewTokens: Int, seed: UInt64) {
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.repetitionPenalty = repetitionPenalty
+        self.minNewTokens = minNewTokens
+        self.maxNewTokens = maxNewTokens
+        self.seed = seed
+    }
+}
+
+/// The per-request state of one generating sequence: its KV cache, sampler state and outputs. Owned by one
+/// thread at a time (the engine's step loop); never shared.
+public final class GenerationSequence: @unchecked Sendable {
+    public let mode: GenerationMode
+    public let params: GenerationParams
+    public let cache: KVCache
+    /// Rows to feed at the next step: the whole prompt first, then one row per step.
+    var pending: Tensor
+    /// Generated steps: numVQ codes each (code mode) or one token (text mode).
+    public private(set) var tokens: [[Int]] = []
+    /// [steps, hidden] flattened: the hidden state that produced each step's tokens (what the decoder reads).
+    public private(set) var hiddens: [Float] = []
+    public private(set) var finished = false
+    /// True when the sequence stopped on EOS rather than on `maxNewTokens` or cancellation.
+    public private(set) var endedOnEOS = false
+    public let promptLength: Int
+    var rng: SeededRNG
+    let eos: Int
+    let hiddenSize: Int
+
+    init(mode: GenerationMode, params: GenerationParams, prompt: Tensor, cache: KVCache, eos: Int) {
+        self.mode = mode
+        self.params = params
+        self.cache = cache
+        pending = prompt
+        promptLength = prompt.shape[0]
+        rng = SeededRNG(seed: params.seed)
+        self.eos = eos
+        hiddenSize = prompt.shape[1]
+    }
+
+    public var steps: Int { tokens.count }
+
+    /// The hidden states of steps `range` as a [count, hidden] tensor.
+    public func hiddenStates(_ range: Range<Int>? = nil) -> Tensor {
+        let r = range ?? 0..<steps
+        let out = Tensor(zeros: [r.count, hiddenSize])
+        hiddens.withUnsafeBufferPointer { src in
+            out.pointer.update(from: src.baseAddress! + r.lowerBound * hiddenSize, count: r.count * hiddenSize)
+        }
+        return out
+    }
+
+    /// Stops generation at the next step boundary (a cancelled request).
+    public func cancel() {
+        finished = true
+    }
+
+    func accept(_ step: [Int], hidden: UnsafePointer<Float>, embed: Embed) {
+        let stepIndex = tokens.count
+        if step.contains(eos) {
+            finished = true
+            endedOnEOS = true
+            return
+        }
+        tokens.append(step)
+        hiddens.append(contentsOf: UnsafeBufferPointer(start: hidden, count: hiddenSize))
+        let next = Tensor(zeros: [1, hiddenSize])
+        switch mode {
+        case .code: embed.embedCodes(step[...], into: next.pointer)
+        case .text: embed.embedText(step[0], into: next.pointer)
+        }
+        pending = next
+        if stepIndex + 1 >= params.maxNewTokens { finished = true }
+    }
+
+    func history(_ codebook: Int) -> ArraySlice<Int> {
+        tokens.suffix(16).map { $0[codebook] }[...]
+    }
+}
+
+extension ChatTTSModel {
+    /// A sequence ready to join a batch: `prompt` [rows, hidden] are its input embeddings.
+    public func makeSequence(mode: GenerationMode, prompt: Tensor, params: GenerationParams) -> GenerationSequence {
+        let cache = gpt.makeCache(capacity: prompt.shape[0] + min(params.maxNewTokens, 256))
+        let eos = mode == .code ? config.eosCode : tokenizer.id(of: "[Ebreak]") ?? -1
+        return GenerationSequence(mode: mode, params: params, prompt: prompt, cache: cache, eos: eos)
+    }
+
+    /// One step for every unfinished sequence: one GPT pass over all their new rows (each weight read once for the
+    /// whole batch), then per-sequence logits and sampling. Sequences may join or leave between steps.
+    public func step(_ sequences: [GenerationSequence], debug: DebugSink? = nil) {
+        let active = sequences.filter { !$0.finished }
+        guard !active.isEmpty else { return }
+        let h = config.hiddenSize
+        let rows = active.reduce(0) { $0 + $1.pending.shape[0] }
+        let input = Tensor(zeros: [rows, h])
+        var row = 0
+        for s in active {
+            (input.pointer + row * h).update(from: s.pending.pointer, count: s.pending.count)
+            row += s.pending.shape[0]
+        }
+        let hidden = gpt.forward(input, counts: active.map { $0.pending.shape[0] }, caches: active.map(\.cache), debug: debug)
+        row = 0
+        for s in active {
+            row += s.pending.shape[0]
+            let last = hidden.pointer + (row - 1) * h
+            let stepIndex = s.steps
+            // Never end before the minimum length, nor with nothing at all (the reference regenerates then).
+            let masked = stepIndex < max(s.params.minNewTokens, 1) ? s.eos : nil
+            var picked: [Int] = []
+            switch s.mode {
+            case .code:
+                for q in 0..<config.numVQ {
+                    var logits = [Float](repeating: 0, count: config.numAudioTokens)
+                    logits.withUnsafeMutableBufferPointer { l in
+                        Kernels.linear(input: last, rows: 1, inFeatures: h, weight: embed.headCode[q].pointer,
+                                       outFeatures: config.numAudioTokens, bias: nil, output: l.baseAddress!)
+                        sampler(s, q).process(l, history: s.history(q), maskedToken: masked)
+                        picked.append(Sampler.draw(l, rng: &s.rng))
+                    }
+                }
+            case .text:
+                var logits = [Float](repeating: 0, count: embed.numTextTokens)
+                logits.withUnsafeMutableBufferPointer { l in
+                    Kernels.linear(input: last, rows: 1, inFeatures: h, weight: embed.headText.pointer,
+                                   outFeatures: embed.numTextTokens, bias: nil, output: l.baseAddress!)
+                    sampler(s, 0).process(l, history: s.history(0), maskedToken: masked)
+                    picked.append(Sampler.draw(l, rng: &s.rng))
+                }
+            }
+            s.accept(picked, hidden: last, embed: embed)
+        }
+    }
+
+    func sampler(_ s: GenerationSequence, _ q: Int) -> Sampler {
+        let t = s.params.temperature
+        return Sampler(temperature: t.isEmpty ? 1 : t[min(q, t.count - 1)], topP: s.params.topP, topK: s.params.topK,
+                       repetitionPenalty: s.params.repetitionPenalty)
+    }
+}
