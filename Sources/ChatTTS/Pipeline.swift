@@ -99,20 +99,30 @@ extension ChatTTSModel {
         return sequences.map { s in tokenizer.decode(s.tokens.map { $0[0] }.filter { $0 < limit }) }
     }
 
-    /// Text to waveforms (24 kHz float32), one per input text, generated as one batch.
-    public func synthesize(_ texts: [String], options: SynthesisOptions, debug: DebugSink? = nil) throws -> [[Float]] {
+    /// Normalizes, refines and decorates texts, then makes one code sequence per text (not yet stepped).
+    public func codeSequences(_ texts: [String], options: SynthesisOptions, debug: DebugSink? = nil) throws
+        -> [GenerationSequence]
+    {
         var prepared = texts
         if options.normalize { prepared = prepared.map { Normalizer().normalize($0) } }
         if let refine = options.refine { prepared = try self.refine(prepared, params: refine) }
-        let sequences = try prepared.map { text in
+        return try prepared.map { text in
             let ids = tokenizer.encode(decorateForCode(text, prompt: options.code.prompt, hasVoice: options.voice != nil))
             let prompt = try promptEmbeddings(ids, voice: options.voice)
             debug?.record("embed", prompt)
             return makeSequence(mode: .code, prompt: prompt, params: codeParams(options.code))
         }
+    }
+
+    /// The whole waveform of a sequence's steps so far (decoder, then Vocos), 24 kHz float32.
+    public func waveform(_ sequence: GenerationSequence, debug: DebugSink? = nil) -> [Float] {
+        sequence.steps == 0 ? [] : vocos(decoder(sequence.hiddenStates(), debug: debug), debug: debug)
+    }
+
+    /// Text to waveforms (24 kHz float32), one per input text, generated as one batch.
+    public func synthesize(_ texts: [String], options: SynthesisOptions, debug: DebugSink? = nil) throws -> [[Float]] {
+        let sequences = try codeSequences(texts, options: options, debug: debug)
         generate(sequences, debug: debug)
-        return sequences.map { s in
-            s.steps == 0 ? [] : vocos(decoder(s.hiddenStates(), debug: debug), debug: debug)
-        }
+        return sequences.map { waveform($0, debug: debug) }
     }
 }
