@@ -17,8 +17,10 @@ release: deps
 serve: release
 	.build/release/chattts serve --assets $(ASSETS)
 
+# The CLI tests run the built `chattts` binary, so build every product first.
 test: deps
-	$(SWIFT) test $(SWIFT_FLAGS)
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
 clean:
 	rm -rf .build

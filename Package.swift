@@ -26,7 +26,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS"]),
+        .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS", "AudioCodecs"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
     ],
     swiftLanguageModes: [.v6]

@@ -123,6 +123,12 @@ extension ChatTTSModel {
     public func synthesize(_ texts: [String], options: SynthesisOptions, debug: DebugSink? = nil) throws -> [[Float]] {
         let sequences = try codeSequences(texts, options: options, debug: debug)
         generate(sequences, debug: debug)
+        if let debug {
+            for s in sequences {
+                debug.record("codes", Tensor(shape: [s.steps, s.tokens.first?.count ?? config.numVQ],
+                                             values: s.tokens.flatMap { $0.map(Float.init) }))
+            }
+        }
         return sequences.map { waveform($0, debug: debug) }
     }
 }

@@ -106,3 +106,36 @@ struct GenerationParityTests {
         #expect(Fixtures.maxAbs(streamed, oneShot) < 1e-5)
     }
 }
+
+/// Refinement against the official `_refine_text` (fixtures: refine_text.safetensors), near-greedy, fixed length.
+@Suite("Refinement parity with the reference")
+struct RefineParityTests {
+    @Test("refinement generates the reference text ids and decodes the kept ones to the reference text")
+    func refine() throws {
+        let model = Fixtures.model
+        let meta = try Fixtures.json("meta.json")["refine_text"] as! [String: Any]
+        let texts = meta["texts"] as! [String]
+        let m = (meta["M"] as! NSNumber).intValue
+        let f = try Fixtures.reference("refine_text.safetensors")
+        let ids = try f.integers("ids")
+        var params = RefineTextParams()
+        params.prompt = (meta["params"] as! [String: Any])["prompt"] as! String
+        params.temperature = 0.0001
+        params.minNewTokens = m
+        params.maxNewTokens = m
+        let gp = GenerationParams(temperature: [params.temperature], topP: params.topP, topK: params.topK,
+                                  repetitionPenalty: params.repetitionPenalty, minNewTokens: m, maxNewTokens: m, seed: 3)
+        let decorated = meta["decorated"] as! [String]
+        let sequences = try texts.enumerated().map { i, text in
+            let string = model.decorateForRefine(text, prompt: params.prompt)
+            #expect(string == decorated[i])
+            return model.makeSequence(mode: .text, prompt: try model.promptEmbeddings(model.tokenizer.encode(string), voice: nil), params: gp)
+        }
+        model.generate(sequences)
+        for (b, s) in sequences.enumerated() {
+            #expect(s.tokens.map { $0[0] } == Array(ids.values[(b * m)..<((b + 1) * m)]), "text \(b)")
+        }
+        let refined = try model.refine(texts, params: params)
+        #expect(refined == meta["decoded_kept"] as! [String])
+    }
+}
