@@ -12,6 +12,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -20,6 +23,12 @@ let package = Package(
                        providers: [.apt(["liblzma-dev"])]),
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA"]),
+        .target(name: "Synthesis", dependencies: [
+            "ChatTTS",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         .target(name: "AudioCodecs"),
         .executableTarget(name: "chattts", dependencies: [
             "ChatTTS", "AudioCodecs",
@@ -27,6 +36,7 @@ let package = Package(
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS", "AudioCodecs"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
     ],
     swiftLanguageModes: [.v6]

@@ -88,5 +88,6 @@ public struct SpeakerStatistics: Sendable {
 
 public struct VoiceError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

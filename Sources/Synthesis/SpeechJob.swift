@@ -1,0 +1,76 @@
+import Foundation
+import Synchronization
+
+/// The caller's handle on one submitted request: its audio as it is produced, and a way to stop it.
+public final class SpeechJob: Sendable {
+    public let id: String
+    /// Mono float32 chunks at the engine's sample rate, in order; the stream ends when the utterance is complete,
+    /// or throws a `SchedulerError` (queue timeout, drain, cancellation).
+    public let audio: AsyncThrowingStream<[Float], Error>
+    let continuation: AsyncThrowingStream<[Float], Error>.Continuation
+    private let cancelled = Atomic<Bool>(false)
+    private let times = Mutex<Times>(Times())
+    let submitted = ContinuousClock.now
+
+    struct Times {
+        var admitted: ContinuousClock.Instant?
+        var firstAudio: ContinuousClock.Instant?
+        var finished: ContinuousClock.Instant?
+        var samples = 0
+        var steps = 0
+    }
+
+    init(id: String) {
+        self.id = id
+        (audio, continuation) = AsyncThrowingStream<[Float], Error>.makeStream(bufferingPolicy: .unbounded)
+        continuation.onTermination = { [weak self] termination in
+            // The consumer went away (client disconnected): free the batch slot at the next step.
+            if case .cancelled = termination { self?.cancel() }
+        }
+    }
+
+    /// Stops the job at the next step boundary; its stream ends with a `cancelled` error.
+    public func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+    }
+
+    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// Time between submission and joining the batch (nil while queued).
+    public var queueWait: Duration? {
+        times.withLock { t in t.admitted.map { $0 - submitted } }
+    }
+
+    /// Time between submission and the first audio chunk.
+    public var timeToFirstAudio: Duration? {
+        times.withLock { t in t.firstAudio.map { $0 - submitted } }
+    }
+
+    /// Engine steps this job took (refinement and speech).
+    public var steps: Int { times.withLock { $0.steps } }
+
+    public var samplesProduced: Int { times.withLock { $0.samples } }
+
+    func markAdmitted() {
+        times.withLock { $0.admitted = .now }
+    }
+
+    func deliver(_ samples: [Float], steps: Int) {
+        times.withLock { t in
+            if t.firstAudio == nil, !samples.isEmpty { t.firstAudio = .now }
+            t.samples += samples.count
+            t.steps = steps
+        }
+        if !samples.isEmpty { continuation.yield(samples) }
+    }
+
+    func finish(steps: Int) {
+        times.withLock { $0.finished = .now; $0.steps = steps }
+        continuation.finish()
+    }
+
+    func fail(_ error: SchedulerError) {
+        times.withLock { $0.finished = .now }
+        continuation.finish(throwing: error)
+    }
+}
