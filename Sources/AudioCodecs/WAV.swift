@@ -12,13 +12,15 @@ public enum WAV {
     }
 
     /// A header for `dataBytes` of s16 mono data. Streams that do not know their length yet pass
-    /// `UInt32.max`-sized placeholders, which players accept as "until end of stream".
+    /// `nil`: both the RIFF and the data sizes become 0xFFFFFFFF, which ffmpeg, browsers and
+    /// players read as "until end of stream".
     public static func header(sampleRate: Int, dataBytes: Int?) -> [UInt8] {
-        let data = UInt32(clamping: dataBytes ?? Int(UInt32.max - 36))
+        let data = dataBytes.map { UInt32(clamping: $0) } ?? UInt32.max
+        let riff = dataBytes.map { UInt32(clamping: UInt64($0) + 36) } ?? UInt32.max
         var out: [UInt8] = []
         out.reserveCapacity(44)
         out += Array("RIFF".utf8)
-        appendLE(UInt32(clamping: UInt64(data) + 36), to: &out)
+        appendLE(riff, to: &out)
         out += Array("WAVE".utf8)
         out += Array("fmt ".utf8)
         appendLE(UInt32(16), to: &out)            // fmt chunk size
@@ -36,10 +38,16 @@ public enum WAV {
     /// Raw little-endian s16 samples, also the body of the `pcm` response format.
     public static func appendPCM16(_ samples: [Float], to out: inout [UInt8]) {
         for sample in samples {
-            let clipped = max(-1, min(1, sample.isNaN ? 0 : sample))
-            let value = Int16((clipped * 32767).rounded())
-            appendLE(UInt16(bitPattern: value), to: &out)
+            appendLE(UInt16(bitPattern: pcm16(sample)), to: &out)
         }
+    }
+
+    /// The one float-to-s16 conversion every lossless format shares, so WAV, PCM and FLAC carry
+    /// identical samples: clip to [-1, 1] (NaN to 0), scale by 32767, round half away from zero.
+    @inline(__always)
+    static func pcm16(_ sample: Float) -> Int16 {
+        let clipped = max(-1, min(1, sample.isNaN ? 0 : sample))
+        return Int16((clipped * 32767).rounded())
     }
 
     /// Decodes a 16-bit PCM mono or multi-channel file written by any tool, returning channel 0 as float32.
