@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -38,14 +41,26 @@ let package = Package(
         .systemLibrary(name: "CFLAC", path: "Sources/CFLAC", pkgConfig: "flac",
                        providers: [.apt(["libflac-dev"])]),
         .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC"]),
+        .target(name: "Server", dependencies: [
+            "Synthesis", "AudioCodecs",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "chattts", dependencies: [
-            "ChatTTS", "AudioCodecs",
+            "ChatTTS", "AudioCodecs", "Server",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS", "AudioCodecs"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "AudioCodecs"]),
     ],
     swiftLanguageModes: [.v6]
 )

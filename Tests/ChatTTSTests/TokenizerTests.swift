@@ -102,15 +102,15 @@ private enum MiniTokenizer {
           "lstrip": false, "rstrip": false, "normalized": false, "special": true},
          {"id": 1, "content": "[UNK]", "single_word": false,
           "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-         {"id": 59, "content": "[Stts]", "single_word": false,
+         {"id": 60, "content": "[Stts]", "single_word": false,
           "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-         {"id": 60, "content": "[uv_break]", "single_word": false,
+         {"id": 61, "content": "[uv_break]", "single_word": false,
           "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-         {"id": 61, "content": "[uv_break]x", "single_word": false,
+         {"id": 62, "content": "[uv_break]x", "single_word": false,
           "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-         {"id": 62, "content": "<mask>", "single_word": false,
+         {"id": 63, "content": "<mask>", "single_word": false,
           "lstrip": true, "rstrip": true, "normalized": false, "special": false},
-         {"id": 63, "content": "Yesterday", "single_word": false,
+         {"id": 64, "content": "Yesterday", "single_word": false,
           "lstrip": false, "rstrip": false, "normalized": true, "special": false},
          {"id": 8, "content": "ony", "single_word": true,
           "lstrip": false, "rstrip": false, "normalized": true, "special": false},
@@ -133,26 +133,27 @@ private enum MiniTokenizer {
          "##t": 28, "##y": 29, ",": 30, ".": 31, "!": 32, "-": 33, "'": 34, "[": 35, "]": 36, "_": 37,
          "\u4f60": 38, "\u597d": 39, "\u4e16": 40, "\u754c": 41, "\u8c48": 42, "\u03a9": 43, "\u2126": 44,
          "\u03c3": 45, "\u1680": 46, "\u166d": 47, "\u2e43": 48, "x\u2e43": 49, "##\u0307": 50,
-         "\u00e9": 51, "e\u0301": 52, "q": 53, "##q": 54, "<": 55, ">": 56, "m": 57, "k": 58
+         "\u00e9": 51, "e\u0301": 52, "q": 53, "##q": 54, "<": 55, ">": 56, "m": 57, "k": 58,
+         "e\ud806\udd38a": 59
         }}}
         """#
 
     static let cases: [(text: String, ids: [Int])] = [
         ("hello world", [2, 3]),
-        ("Hello<mask>world", [2, 62, 3]),
-        ("hello <mask>  world", [2, 62, 3]),
-        ("a <mask> <mask> b", [9, 62, 62, 10]),
-        ("I met Yesterday", [14, 57, 24, 28, 63]),
-        ("YESTERDAY!", [63, 32]),
-        ("yesterday", [63]),
+        ("Hello<mask>world", [2, 63, 3]),
+        ("hello <mask>  world", [2, 63, 3]),
+        ("a <mask> <mask> b", [9, 63, 63, 10]),
+        ("I met Yesterday", [14, 57, 24, 28, 64]),
+        ("YESTERDAY!", [64, 32]),
+        ("yesterday", [64]),
         ("ony", [8]),
         ("tony", [18, 27, 26, 29]),
         ("ony.", [8, 31]),
         ("ony\u{301}", [8]),
         ("x ony y", [1, 8, 19]),
-        ("[uv_break]x", [61]),
-        ("[uv_break] x", [60, 1]),
-        ("[Stts]hello", [59, 2]),
+        ("[uv_break]x", [62]),
+        ("[uv_break] x", [61, 1]),
+        ("[Stts]hello", [60, 2]),
         ("hellohello", [2, 2]),
         ("unable", [5, 6]),
         ("unables", [5, 6, 7]),
@@ -177,22 +178,24 @@ private enum MiniTokenizer {
         ("e\u{301}", [13]),
         ("\u{E9}", [13]),
         ("\u{4F60}\u{597D}\u{4E16}\u{754C}", [38, 39, 40, 41]),
-        ("\u{4F60}\u{597D}<mask>\u{4E16}\u{754C}", [38, 39, 62, 40, 41]),
+        ("\u{4F60}\u{597D}<mask>\u{4E16}\u{754C}", [38, 39, 63, 40, 41]),
         ("q\u{903}q", [1]),
         ("don't", [12, 27, 26, 34, 18]),
         ("a-b_c", [9, 33, 10, 37, 11]),
         ("[UNK]", [1]),
         ("[PAD][PAD]", [0, 0]),
+        ("e\u{301}\u{11938}a\u{301}", [59]),
+        ("\u{11938}", [1]),
     ]
-    static let count = 64
+    static let count = 65
     static let decodes: [(ids: [Int], text: String, skippingSpecial: String)] = [
         ([2, 3], "hello world", "world"),
         ([2, 7], "hellos", "##s"),
         ([5, 6, 7], "unables", "unables"),
         ([2, 32, 3], "hello! world", "! world"),
         ([34, 17], "' s", "' s"),
-        ([2, 59, 3], "hello [Stts] world", "world"),
-        ([62, 2], "<mask> hello", "<mask>"),
+        ([2, 60, 3], "hello [Stts] world", "world"),
+        ([63, 2], "<mask> hello", "<mask>"),
         ([999, 2], "hello", ""),
         ([28, 9], "##t a", "##t a"),
     ]
@@ -288,6 +291,11 @@ struct TokenizerRuleTests {
         try Data(#"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"a": 0}}}"#.utf8).write(to: file)
         error = try #require(loadError())
         #expect(error.description.contains("tokenizer.json") && error.reason.contains("[UNK]"))
+
+        try Data(#"{"truncation": {"max_length": 8}, "model": {"type": "WordPiece", "vocab": {"[UNK]": 0}}}"#.utf8)
+            .write(to: file)
+        error = try #require(loadError())
+        #expect(error.reason.contains("truncation"))
 
         try Data(#"{"model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0}}}"#.utf8).write(to: file)
         #expect(loadError() == nil)

@@ -1,0 +1,213 @@
+/// The OpenAPI 3.1 description of the service, served at `/openapi.json`. Kept in the binary (not a resource file)
+/// so the one-file deployment serves it too; a test checks that every route is in it.
+enum OpenAPIDocument {
+    static let json = #"""
+    {
+      "openapi": "3.1.0",
+      "info": {
+        "title": "chattts-swift speech service",
+        "version": "1.0.0",
+        "description": "ChatTTS text to speech. /v1/audio/speech follows OpenAI's contract so the official clients work unchanged; /v1/tts exposes every ChatTTS knob. Audio is 24 kHz mono. Errors are {\"error\": {\"message\", \"type\", \"param\", \"code\"}}."
+      },
+      "paths": {
+        "/v1/audio/speech": {
+          "post": {
+            "summary": "Speech from text (OpenAI-compatible)",
+            "operationId": "createSpeech",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAISpeechRequest"}}}},
+            "responses": {
+              "200": {"$ref": "#/components/responses/Audio"},
+              "400": {"$ref": "#/components/responses/BadRequest"},
+              "503": {"$ref": "#/components/responses/Unavailable"}
+            }
+          }
+        },
+        "/v1/tts": {
+          "post": {
+            "summary": "Speech from text with every ChatTTS parameter",
+            "operationId": "createTTS",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TTSRequest"}}}},
+            "responses": {
+              "200": {"$ref": "#/components/responses/Audio"},
+              "400": {"$ref": "#/components/responses/BadRequest"},
+              "503": {"$ref": "#/components/responses/Unavailable"}
+            }
+          }
+        },
+        "/v1/models": {
+          "get": {
+            "summary": "Models this server accepts",
+            "operationId": "listModels",
+            "responses": {"200": {"description": "Model list", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/List"}}}}}
+          }
+        },
+        "/v1/models/{id}": {
+          "get": {
+            "summary": "One model",
+            "operationId": "getModel",
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {
+              "200": {"description": "Model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
+              "404": {"$ref": "#/components/responses/NotFound"}
+            }
+          }
+        },
+        "/v1/voices": {
+          "get": {
+            "summary": "Voices from the configuration, and OpenAI's voice names",
+            "operationId": "listVoices",
+            "responses": {"200": {"description": "Voice list", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/List"}}}}}
+          }
+        },
+        "/health": {
+          "get": {
+            "summary": "Liveness: the process answers",
+            "operationId": "health",
+            "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}}}
+          }
+        },
+        "/ready": {
+          "get": {
+            "summary": "Readiness: model loaded, warm-up done, not draining",
+            "operationId": "ready",
+            "responses": {
+              "200": {"description": "Ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}},
+              "503": {"description": "Starting, warming up or draining", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}}
+            }
+          }
+        },
+        "/metrics": {
+          "get": {
+            "summary": "Prometheus metrics",
+            "operationId": "metrics",
+            "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+          }
+        },
+        "/openapi.json": {
+          "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}
+          }
+        }
+      },
+      "components": {
+        "schemas": {
+          "Voice": {
+            "description": "A voice name from the voices file, an OpenAI voice name (alloy, ash, ...: fixed seed voices unless the file defines them), seed:N (a random voice from seed N), or a ChatTTS voice string. The object form {\"id\": ...} is accepted too.",
+            "oneOf": [{"type": "string"}, {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]
+          },
+          "ResponseFormat": {
+            "type": "string",
+            "enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"],
+            "description": "opus is Ogg Opus; pcm is raw 24 kHz mono s16le; aac is answered 400 (no encoder in this build)."
+          },
+          "StreamFormat": {
+            "type": "string",
+            "enum": ["audio", "sse"],
+            "description": "Absent: the whole file with Content-Length and X-Audio-Seconds. audio: the encoded bytes as they are made (chunked; X-Audio-Seconds as a trailer). sse: text/event-stream of {\"type\": \"speech.audio.delta\", \"audio\": base64} events, then {\"type\": \"speech.audio.done\", \"usage\": {...}}."
+          },
+          "OpenAISpeechRequest": {
+            "type": "object",
+            "required": ["model", "input", "voice"],
+            "properties": {
+              "model": {"type": "string", "enum": ["chattts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"], "description": "All run the same ChatTTS model."},
+              "input": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "Text to speak; the limit is the server's maxInputCharacters (default 4096)."},
+              "voice": {"$ref": "#/components/schemas/Voice"},
+              "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "mp3"},
+              "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0, "description": "Mapped to ChatTTS's [speed_N] prompt with N = round(5 + 2 log2(speed)) clamped to 0...9: 0.25 -> 1, 0.5 -> 3, 1 -> 5, 2 -> 7, 4 -> 9."},
+              "stream_format": {"$ref": "#/components/schemas/StreamFormat"},
+              "instructions": {"type": "string", "description": "Accepted for compatibility; ChatTTS does not use it."},
+              "seed": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615, "description": "Extension: the same seed, text and voice give the same audio."}
+            }
+          },
+          "TTSRequest": {
+            "type": "object",
+            "required": ["text"],
+            "additionalProperties": false,
+            "properties": {
+              "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+              "voice": {"$ref": "#/components/schemas/Voice", "description": "Default: the server's defaultVoice, else no speaker."},
+              "prompt": {"type": "string", "maxLength": 256, "default": "[speed_5]", "description": "Prompt tags, e.g. [speed_5] or [oral_2][laugh_0][break_6]."},
+              "temperature": {"type": "number", "exclusiveMinimum": 0, "maximum": 5, "default": 0.3},
+              "top_P": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.7},
+              "top_K": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
+              "repetition_penalty": {"type": "number", "exclusiveMinimum": 0, "maximum": 10, "default": 1.05},
+              "min_new_token": {"type": "integer", "minimum": 0, "default": 0, "description": "At most max_new_token."},
+              "max_new_token": {"type": "integer", "minimum": 1, "maximum": 2048, "default": 2048, "description": "Steps of 512 samples (46.875 per second of audio); the maximum is the server's maxNewTokens."},
+              "refine": {"type": "boolean", "default": true, "description": "Run the refinement stage (the GPT rewrites the text with prosody tokens first)."},
+              "refine_prompt": {"type": "string", "maxLength": 256, "default": ""},
+              "refine_temperature": {"type": "number", "exclusiveMinimum": 0, "maximum": 5, "default": 0.7},
+              "refine_top_P": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.7},
+              "refine_top_K": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
+              "refine_repetition_penalty": {"type": "number", "exclusiveMinimum": 0, "maximum": 10, "default": 1.0},
+              "refine_max_new_token": {"type": "integer", "minimum": 1, "maximum": 2048, "default": 384},
+              "normalize": {"type": "boolean", "default": true, "description": "Text normalization (numbers, symbols) before speaking."},
+              "seed": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615, "description": "Absent: random."},
+              "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "wav"},
+              "stream_format": {"$ref": "#/components/schemas/StreamFormat"}
+            }
+          },
+          "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+              "error": {
+                "type": "object",
+                "required": ["message", "type", "param", "code"],
+                "properties": {
+                  "message": {"type": "string", "description": "Names the field and the limit it broke."},
+                  "type": {"type": "string", "enum": ["invalid_request_error", "server_error"]},
+                  "param": {"type": ["string", "null"], "description": "The request field at fault."},
+                  "code": {"type": ["string", "null"], "description": "e.g. missing_field, out_of_range, invalid_type, unknown_field, unsupported_format, model_not_found, invalid_voice, queue_full, queue_timeout, draining, unknown_route."}
+                }
+              }
+            }
+          },
+          "Model": {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"}, "owned_by": {"type": "string"}}
+          },
+          "List": {
+            "type": "object",
+            "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {"type": "object"}}}
+          },
+          "Status": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": ["ok", "starting", "warming_up", "ready", "draining"]}}
+          }
+        },
+        "responses": {
+          "Audio": {
+            "description": "Audio in the requested format (or server-sent events with stream_format sse).",
+            "headers": {
+              "X-Request-ID": {"schema": {"type": "string"}, "description": "The request's ID, echoed or generated."},
+              "X-Audio-Seconds": {"schema": {"type": "number"}, "description": "Seconds of audio (a trailer when streamed)."}
+            },
+            "content": {
+              "audio/mpeg": {"schema": {"type": "string", "format": "binary"}},
+              "audio/ogg": {"schema": {"type": "string", "format": "binary"}},
+              "audio/flac": {"schema": {"type": "string", "format": "binary"}},
+              "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+              "audio/pcm": {"schema": {"type": "string", "format": "binary"}},
+              "text/event-stream": {"schema": {"type": "string"}}
+            }
+          },
+          "BadRequest": {
+            "description": "Invalid input; param names the field and message the limit.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "NotFound": {
+            "description": "Unknown route or model.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "Unavailable": {
+            "description": "Queue full, queue wait over, or shutting down.",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          }
+        }
+      }
+    }
+    """#
+}

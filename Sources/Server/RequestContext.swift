@@ -1,0 +1,56 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// The per-request context: Hummingbird's core storage, the connection (to notice a client that leaves) and a trace
+/// that handlers fill in and the request middleware reads once the last body byte has left.
+public struct SpeechRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The connection; its close future cancels the request's job when the client goes away.
+    public let channel: any Channel
+    /// `X-Request-ID` of this request (echoed, or generated when absent).
+    public var requestID: String
+    /// What the request produced, for the request log line and the metrics.
+    public let trace: RequestTrace
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+        requestID = ""
+        trace = RequestTrace()
+    }
+
+    /// Bodies are JSON of at most 4096 characters of text plus knobs; 1 MiB leaves room for voice strings.
+    public var maxUploadSize: Int { 1 << 20 }
+}
+
+/// Facts about one request gathered while it runs; written by the handler's body writer, read by the middleware.
+public final class RequestTrace: Sendable {
+    public struct Values: Sendable {
+        /// Seconds of audio sent.
+        public var audioSeconds: Double = 0
+        /// Time from submitting the job to its first audio chunk (queue wait + prefill + first chunk of steps).
+        public var timeToFirstAudio: Duration?
+        /// Time from submitting the job to its last audio chunk.
+        public var synthesisTime: Duration?
+        /// Time from the job's submission until the scheduler started it, when the scheduler reports it.
+        public var queueWait: Duration?
+        /// Set when the client went away before the response was complete.
+        public var clientDisconnected = false
+        /// Why a synthesis request was refused (queue_full, draining, ...), for the rejected-requests metric.
+        public var rejectedReason: String?
+        public var format: String?
+        public var stream: String?
+    }
+
+    private let state = Mutex(Values())
+
+    public init() {}
+
+    public var values: Values { state.withLock { $0 } }
+
+    public func update(_ body: (inout Values) -> Void) {
+        state.withLock { body(&$0) }
+    }
+}

@@ -1,0 +1,102 @@
+import AudioCodecs
+import ChatTTS
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synthesis
+
+/// Every route of the service. Handlers only parse, validate, submit and stream; the scheduler's own thread does
+/// the inference.
+struct Routes: Sendable {
+    let config: ServerConfiguration
+    let speech: SpeechResponder
+    let readiness: Readiness
+    let metrics: ServerMetrics
+
+    func add(to router: Router<SpeechRequestContext>) {
+        router.post("/v1/audio/speech") { request, context in
+            let fields = try await Self.body(request, context: context)
+            do {
+                let input = try SpeechInputParser.openAI(fields, config: config)
+                return try await speech.respond(input, textField: "input", context: context)
+            } catch let error as APIError where error.status == .badRequest {
+                countInvalid(context)
+                throw error
+            }
+        }
+        router.post("/v1/tts") { request, context in
+            let fields = try await Self.body(request, context: context)
+            do {
+                let input = try SpeechInputParser.native(fields, config: config)
+                return try await speech.respond(input, textField: "text", context: context)
+            } catch let error as APIError where error.status == .badRequest {
+                countInvalid(context)
+                throw error
+            }
+        }
+        router.get("/v1/models") { _, _ in
+            Self.json(["object": "list", "data": Models.all.map {
+                ["id": $0, "object": "model", "created": 0, "owned_by": "chattts-swift"] as [String: Any]
+            }])
+        }
+        router.get("/v1/models/{id}") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard Models.all.contains(id) else {
+                throw APIError.notFound("Model '\(id)' does not exist here", param: "model", code: "model_not_found")
+            }
+            return Self.json(["id": id, "object": "model", "created": 0, "owned_by": "chattts-swift"])
+        }
+        router.get("/v1/voices") { _, _ in
+            Self.json(["object": "list", "data": speech.voices.listing])
+        }
+        router.get("/health") { _, _ in
+            Self.json(["status": "ok"])
+        }
+        router.get("/ready") { _, _ in
+            let state = readiness.state
+            var response = Self.json(["status": state.rawValue], status: state == .ready ? .ok : .serviceUnavailable)
+            if state != .ready { response.headers[.retryAfter] = "1" }
+            return response
+        }
+        router.get("/metrics") { _, _ in
+            let bytes = metrics.render(stats: speech.scheduler.stats, ready: readiness.state == .ready,
+                                       draining: speech.scheduler.isDraining)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/") { _, _ in
+            Self.json(["name": "chattts-swift", "version": EngineInfo.version, "openapi": "/openapi.json",
+                       "endpoints": ["/v1/audio/speech", "/v1/tts", "/v1/models", "/v1/voices", "/health", "/ready",
+                                     "/metrics"]])
+        }
+    }
+
+    private func countInvalid(_ context: SpeechRequestContext) {
+        if context.trace.values.rejectedReason == nil {
+            metrics.recordRejected(reason: "invalid_request")
+            context.trace.update { $0.rejectedReason = "invalid_request" }
+        }
+    }
+
+    static func body(_ request: Request, context: SpeechRequestContext) async throws -> JSONFields {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(context.maxUploadSize) bytes",
+                           type: "invalid_request_error", code: "body_too_large")
+        }
+        return try JSONFields(Array(buffer.readableBytesView))
+    }
+
+    static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

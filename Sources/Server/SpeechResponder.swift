@@ -1,0 +1,398 @@
+import AudioCodecs
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Synchronization
+import Synthesis
+
+/// Turns a validated request into a job on the shared scheduler and the job's audio into a response: whole,
+/// streamed bytes, or server-sent events. Inference never runs here: this code only awaits the job's audio stream
+/// and encodes chunks, so the event loops stay free.
+struct SpeechResponder: Sendable {
+    let scheduler: ChatTTSScheduler
+    let voices: VoiceCatalog
+    let metrics: ServerMetrics
+    let inFlight: InFlightRequests
+    let readiness: Readiness
+
+    var sampleRate: Int { scheduler.sampleRate }
+
+    /// `textField` is the endpoint's name for the text (`input` or `text`), used in errors about it.
+    func respond(_ input: SpeechInput, textField: String, context: SpeechRequestContext) async throws -> Response {
+        let voice = try voices.resolve(input.voice)
+        let trace = context.trace
+        trace.update { $0.format = input.format.rawValue; $0.stream = input.stream?.rawValue ?? "none" }
+        guard !readiness.isDraining else {
+            throw reject(SchedulerError(.draining, "the server is shutting down; retry on another replica", retryAfter: 1),
+                         textField: textField, trace: trace)
+        }
+        let ticket = inFlight.enter()
+        let submitted = ContinuousClock.now
+        let job: SpeechJob
+        do {
+            job = try scheduler.submit(SpeechRequest(id: context.requestID, text: input.text, voice: voice,
+                                                     parameters: input.parameters))
+        } catch {
+            ticket.leave()
+            throw reject(error, textField: textField, trace: trace)
+        }
+        ticket.attach(job)
+        let watch = JobWatch(job: job, metrics: metrics, trace: trace, ticket: ticket, submitted: submitted,
+                             sampleRate: sampleRate)
+        // The client may leave before any byte is written (non-streamed responses write only at the end).
+        if let gone = await context.channel.clientGone() {
+            gone.whenSuccess { watch.clientGone() }
+        }
+        switch input.stream {
+        case nil: return try await whole(job: job, watch: watch, format: input.format, textField: textField)
+        case .audio?: return try await streamed(job: job, watch: watch, format: input.format, textField: textField)
+        case .sse?: return try await events(job: job, watch: watch, format: input.format, textField: textField,
+                                            inputCharacters: input.text.count)
+        }
+    }
+
+    /// Everything first, then one body with its length: the simplest thing for clients that want a file.
+    private func whole(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String) async throws -> Response {
+        var samples: [Float] = []
+        do {
+            for try await chunk in job.audio { samples += chunk }
+        } catch {
+            watch.failed()
+            throw reject(error, textField: textField, trace: watch.trace)
+        }
+        watch.audioFinished(samples: samples.count)
+        let bytes: [UInt8]
+        do {
+            if format == .wav {
+                bytes = WAV.encode(samples: samples, sampleRate: sampleRate)
+            } else {
+                let encoder = try AudioEncoders.make(format, sampleRate: sampleRate)
+                bytes = try encoder.encode(samples) + encoder.finish()
+            }
+        } catch {
+            watch.failed()
+            throw APIError.internalError("encoding \(format.rawValue) failed: \(error)")
+        }
+        let headers: HTTPFields = [
+            .contentType: format.contentType,
+            .audioSeconds: String(format: "%.3f", watch.audioSeconds),
+        ]
+        let body = ResponseBody(contentLength: bytes.count) { writer in
+            do {
+                try await writer.write(ByteBuffer(bytes: bytes))
+                try await writer.finish(nil)
+                watch.delivered()
+            } catch {
+                watch.clientGone()
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// Bytes as they are made. The status is sent with the first audio chunk, so a request that times out in the
+    /// queue still gets its 503; after that, a failure ends the body early (the client sees a truncated transfer).
+    private func streamed(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String) async throws -> Response {
+        let audio = AudioIterator(job.audio)
+        let first: [Float]?
+        do { first = try await audio.next() } catch {
+            watch.failed()
+            throw reject(error, textField: textField, trace: watch.trace)
+        }
+        let rate = sampleRate
+        let body = ResponseBody { writer in
+            var samples = 0
+            do {
+                let encoder = try AudioEncoders.make(format, sampleRate: rate)
+                var chunk = first
+                while let current = chunk {
+                    samples += current.count
+                    let bytes = try encoder.encode(current)
+                    if !bytes.isEmpty { try await watch.write(ByteBuffer(bytes: bytes), to: &writer) }
+                    chunk = try await audio.next()
+                }
+                if first == nil {
+                    let header = try encoder.encode([])
+                    if !header.isEmpty { try await watch.write(ByteBuffer(bytes: header), to: &writer) }
+                }
+                let tail = try encoder.finish()
+                if !tail.isEmpty { try await watch.write(ByteBuffer(bytes: tail), to: &writer) }
+                watch.audioFinished(samples: samples)
+                try await watch.finish(&writer, trailers: [.audioSeconds: String(format: "%.3f", watch.audioSeconds)])
+                watch.delivered()
+            } catch {
+                watch.failed()
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: format.contentType], body: body)
+    }
+
+    /// Server-sent events in OpenAI's shape: `speech.audio.delta` with base64 audio in the requested format, then
+    /// `speech.audio.done` with usage; an error after the first event is sent as an `error` event.
+    private func events(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String,
+                        inputCharacters: Int) async throws -> Response {
+        let audio = AudioIterator(job.audio)
+        let first: [Float]?
+        do { first = try await audio.next() } catch {
+            watch.failed()
+            throw reject(error, textField: textField, trace: watch.trace)
+        }
+        let rate = sampleRate
+        let body = ResponseBody { writer in
+            var samples = 0
+            do {
+                let encoder = try AudioEncoders.make(format, sampleRate: rate)
+                var chunk = first
+                var pending: [UInt8] = []
+                do {
+                    while let current = chunk {
+                        samples += current.count
+                        pending += try encoder.encode(current)
+                        if !pending.isEmpty {
+                            try await watch.write(Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
+                                                  to: &writer)
+                            pending = []
+                        }
+                        chunk = try await audio.next()
+                    }
+                    pending += try encoder.finish()
+                    if !pending.isEmpty {
+                        try await watch.write(Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
+                                              to: &writer)
+                    }
+                    watch.audioFinished(samples: samples)
+                    let steps = samples / 512
+                    let usage: [String: Any] = ["input_tokens": inputCharacters, "output_tokens": steps,
+                                                "total_tokens": inputCharacters + steps]
+                    try await watch.write(Self.event(["type": "speech.audio.done", "usage": usage]), to: &writer)
+                } catch let error as ClientGone {
+                    throw error
+                } catch {
+                    // The stream has started: report in-band, then end the body normally.
+                    let api = reject(error, textField: textField, trace: watch.trace)
+                    var object = (try? JSONSerialization.jsonObject(with: Data(api.json))) as? [String: Any] ?? [:]
+                    object["type"] = "error"
+                    try await watch.write(Self.event(object), to: &writer)
+                    watch.failed()
+                }
+                try await watch.finish(&writer, trailers: nil)
+                watch.delivered()
+            } catch {
+                watch.failed()
+                throw error
+            }
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+    }
+
+    static func event(_ object: [String: Any]) -> ByteBuffer {
+        let json = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var buffer = ByteBuffer(string: "data: ")
+        buffer.writeBytes(json)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    /// A refusal or failure as the error the client gets, counted by reason.
+    private func reject(_ error: any Error, textField: String, trace: RequestTrace) -> APIError {
+        let api: APIError
+        let reason: String
+        if let error = error as? SchedulerError {
+            switch error.code {
+            case .invalidRequest:
+                var field = error.field
+                var message = error.message
+                if field == "input" {
+                    field = textField
+                    if message.hasPrefix("input:") { message = textField + message.dropFirst(5) }
+                }
+                api = .invalid(field, message)
+                reason = "invalid_request"
+            case .queueFull:
+                api = .unavailable(error.message, code: "queue_full", retryAfter: error.retryAfter ?? 1)
+                reason = "queue_full"
+            case .queueTimeout:
+                api = .unavailable(error.message, code: "queue_timeout", retryAfter: error.retryAfter ?? 1)
+                reason = "queue_timeout"
+            case .draining:
+                api = .unavailable(error.message, code: "draining", retryAfter: error.retryAfter ?? 1)
+                reason = "draining"
+            case .cancelled:
+                api = APIError(status: .clientClosedRequest, message: error.message, type: "invalid_request_error",
+                               code: "cancelled")
+                reason = "cancelled"
+            default:
+                api = .internalError(error.message)
+                reason = "engine_failure"
+            }
+        } else if let error = error as? APIError {
+            api = error
+            reason = error.status == .badRequest ? "invalid_request" : "error"
+        } else {
+            api = .internalError("\(error)")
+            reason = "engine_failure"
+        }
+        if reason != "cancelled" { metrics.recordRejected(reason: reason) }
+        trace.update { $0.rejectedReason = reason }
+        return api
+    }
+}
+
+extension HTTPField.Name {
+    /// Seconds of audio in the response: a header on whole responses, a trailer on streamed ones.
+    static let audioSeconds = HTTPField.Name("X-Audio-Seconds")!
+    static let requestID = HTTPField.Name("X-Request-ID")!
+}
+
+extension HTTPResponse.Status {
+    /// nginx's convention for "the client closed the connection before the response was complete".
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
+}
+
+/// Thrown when a body write fails: the client has gone.
+struct ClientGone: Error {}
+
+/// The job's audio iterator, handed from the handler (which waits for the first chunk, to choose the status) to the
+/// body writer. Invariant: used by one task at a time, the handler before it returns the response and the body
+/// writer after, never both.
+final class AudioIterator: @unchecked Sendable {
+    private var iterator: AsyncThrowingStream<[Float], Error>.AsyncIterator
+
+    init(_ stream: AsyncThrowingStream<[Float], Error>) { iterator = stream.makeAsyncIterator() }
+
+    func next() async throws -> [Float]? { try await iterator.next() }
+}
+
+/// Follows one job from submission to the last byte: cancels it if the client leaves, records its numbers once.
+final class JobWatch: Sendable {
+    let job: SpeechJob
+    let metrics: ServerMetrics
+    let trace: RequestTrace
+    private let ticket: InFlightRequests.Ticket
+    private let submitted: ContinuousClock.Instant
+    private let sampleRate: Int
+    private let state = Mutex<(over: Bool, audioSeconds: Double)>((false, 0))
+
+    init(job: SpeechJob, metrics: ServerMetrics, trace: RequestTrace, ticket: InFlightRequests.Ticket,
+         submitted: ContinuousClock.Instant, sampleRate: Int) {
+        self.job = job
+        self.metrics = metrics
+        self.trace = trace
+        self.ticket = ticket
+        self.submitted = submitted
+        self.sampleRate = sampleRate
+    }
+
+    var audioSeconds: Double { state.withLock { $0.audioSeconds } }
+
+    /// A response dropped before its body ran (the connection died first) still leaves the in-flight count.
+    deinit { ticket.leave() }
+
+    /// Ends the request's life (first call wins); true if this call ended it.
+    private func end() -> Bool {
+        let first = state.withLock { s -> Bool in
+            guard !s.over else { return false }
+            s.over = true
+            return true
+        }
+        if first { ticket.leave() }
+        return first
+    }
+
+    /// The client went away before the response was complete: cancel the job, freeing its batch slot.
+    func clientGone() {
+        guard end() else { return }
+        job.cancel()
+        metrics.clientDisconnects.increment()
+        metrics.cancelledJobs.increment()
+        trace.update { $0.clientDisconnected = true }
+    }
+
+    /// The job or the response failed for another reason.
+    func failed() {
+        guard end() else { return }
+        job.cancel()
+    }
+
+    /// All audio is in: record its numbers.
+    func audioFinished(samples: Int) {
+        let seconds = Double(samples) / Double(sampleRate)
+        state.withLock { $0.audioSeconds = seconds }
+        let synthesis = ContinuousClock.now - submitted
+        if let ttfa = job.timeToFirstAudio { metrics.timeToFirstAudio.record(ttfa) }
+        if let wait = job.queueWait { metrics.queueWait.record(wait) }
+        if seconds > 0 { metrics.realTimeFactor.record(synthesis.seconds / seconds) }
+        trace.update {
+            $0.audioSeconds = seconds
+            $0.timeToFirstAudio = self.job.timeToFirstAudio
+            $0.queueWait = self.job.queueWait
+            $0.synthesisTime = synthesis
+        }
+    }
+
+    /// The last byte left.
+    func delivered() { _ = end() }
+
+    func write(_ buffer: ByteBuffer, to writer: inout any ResponseBodyWriter) async throws {
+        do { try await writer.write(buffer) } catch {
+            clientGone()
+            throw ClientGone()
+        }
+    }
+
+    func finish(_ writer: inout any ResponseBodyWriter, trailers: HTTPFields?) async throws {
+        do { try await writer.finish(trailers) } catch {
+            clientGone()
+            throw ClientGone()
+        }
+    }
+}
+
+/// Synthesis requests between submission and their last byte; a graceful shutdown waits for this to reach zero, and
+/// cancels the jobs still running when the drain time is over.
+public final class InFlightRequests: Sendable {
+    private let state = Mutex<(next: Int, tickets: [Int: Ticket])>((0, [:]))
+
+    public init() {}
+
+    public var current: Int { state.withLock { $0.tickets.count } }
+
+    func enter() -> Ticket {
+        state.withLock { s in
+            let ticket = Ticket(owner: self, number: s.next)
+            s.next += 1
+            s.tickets[ticket.number] = ticket
+            return ticket
+        }
+    }
+
+    /// Cancels every job still running; their responses end with an error.
+    func cancelAll() {
+        let tickets = state.withLock { Array($0.tickets.values) }
+        for ticket in tickets { ticket.job?.cancel() }
+    }
+
+    fileprivate func remove(_ number: Int) {
+        _ = state.withLock { $0.tickets.removeValue(forKey: number) }
+    }
+
+    /// One request's place; leaves once, explicitly or when the response is dropped unwritten.
+    final class Ticket: Sendable {
+        private weak let owner: InFlightRequests?
+        let number: Int
+        private let attached = Mutex<SpeechJob?>(nil)
+
+        init(owner: InFlightRequests, number: Int) {
+            self.owner = owner
+            self.number = number
+        }
+
+        var job: SpeechJob? { attached.withLock { $0 } }
+
+        func attach(_ job: SpeechJob) { attached.withLock { $0 = job } }
+
+        func leave() { owner?.remove(number) }
+    }
+}
