@@ -24,7 +24,20 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLZMA", path: "Sources/CLZMA", pkgConfig: "liblzma",
                        providers: [.apt(["liblzma-dev"])]),
-        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Tensors", dependencies: [
+            "CBLAS", "CCPUID", "CKernels", "TensorsSIMD", "TensorsAVX2", "TensorsAVX512",
+        ]),
+        // Fast kernels: one source (TensorsSIMD, inlined) compiled per instruction set, chosen at run time by
+        // CPUID (CCPUID), so the default build runs on any x86-64 and uses AVX2 / AVX-512 where present.
+        // Release only: unoptimized code calls shared out-of-line helpers, which must not be built for AVX.
+        .systemLibrary(name: "CCPUID", path: "Sources/CCPUID"),
+        .target(name: "TensorsSIMD"),
+        // int8 products with VNNI (VPDPBUSD), which Swift cannot emit: C, per-function target attributes, no flags.
+        .target(name: "CKernels"),
+        .target(name: "TensorsAVX2", dependencies: ["TensorsSIMD"],
+                swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]),
+        .target(name: "TensorsAVX512", dependencies: ["TensorsSIMD"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-march=x86-64-v4"], .when(platforms: [.linux], configuration: .release))]),
         .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA"]),
         .target(name: "Synthesis", dependencies: [
             "ChatTTS",
@@ -53,7 +66,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "chattts", dependencies: [
-            "ChatTTS", "AudioCodecs", "Server",
+            "ChatTTS", "AudioCodecs", "Server", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

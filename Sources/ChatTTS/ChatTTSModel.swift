@@ -20,7 +20,14 @@ public final class ChatTTSModel: Sendable {
         "tokenizer/tokenizer.json",
     ]
 
-    public init(folder: URL) throws {
+    /// How the model was loaded (weight format resolved, thread count).
+    public let options: EngineOptions
+
+    public convenience init(folder: URL) throws {
+        try self.init(folder: folder, options: EngineOptions())
+    }
+
+    public init(folder: URL, options: EngineOptions) throws {
         self.folder = folder
         for file in Self.requiredFiles {
             let path = folder.appendingPathComponent(file).path
@@ -31,10 +38,16 @@ public final class ChatTTSModel: Sendable {
         let gptFolder = folder.appendingPathComponent("gpt").path
         config = try GPTConfig.load(path: gptFolder + "/config.json")
         tokenizer = try Tokenizer(contentsOf: folder.appendingPathComponent("tokenizer"))
-        embed = try Embed(path: folder.appendingPathComponent("Embed.safetensors").path, config: config)
-        gpt = try GPT(path: gptFolder + "/model.safetensors", config: config)
-        decoder = try Decoder(path: folder.appendingPathComponent("Decoder.safetensors").path)
-        vocos = try Vocos(path: folder.appendingPathComponent("Vocos.safetensors").path)
+        let format = options.resolvedFormat(gptParameters: config.parameterCount)
+        var resolved = options
+        resolved.format = format
+        self.options = resolved
+        let pool = WorkerPool(threads: resolved.threadCount)
+        embed = try Embed(path: folder.appendingPathComponent("Embed.safetensors").path, config: config, format: format,
+                          groupSize: resolved.groupSize)
+        gpt = try GPT(path: gptFolder + "/model.safetensors", config: config, options: resolved, pool: pool)
+        decoder = try Decoder(path: folder.appendingPathComponent("Decoder.safetensors").path, pool: pool)
+        vocos = try Vocos(path: folder.appendingPathComponent("Vocos.safetensors").path, pool: pool)
         guard decoder.inputChannels * 2 == config.hiddenSize else {
             throw ModelError(folder.appendingPathComponent("Decoder.safetensors").path,
                              "decoder reads \(decoder.inputChannels * 2) hidden channels, the GPT makes \(config.hiddenSize)")
@@ -52,4 +65,32 @@ public final class ChatTTSModel: Sendable {
     public var hiddenSize: Int { config.hiddenSize }
     /// Waveform samples per generated step (two mel frames of 256 samples).
     public var samplesPerStep: Int { 2 * vocos.hop }
+}
+
+/// Load-time choices of the engine: the weight format of the GPT and its heads, and the compute threads.
+public struct EngineOptions: Sendable, Equatable {
+    /// nil chooses (`resolvedFormat`): int8 when the GPT's float32 weights would not fit in a CPU cache (the real
+    /// model, 760 MB: each step streams them from memory, so fewer bytes is faster), float32 for small models
+    /// (the test fixtures), where memory is not the limit and the exact format costs nothing.
+    public var format: WeightFormat?
+    /// Threads of the matrix products and attention; nil means one per core.
+    public var threads: Int?
+    /// Columns per int8 scale.
+    public var groupSize: Int
+
+    public init(format: WeightFormat? = nil, threads: Int? = nil, groupSize: Int = PackedMatrix.defaultGroupSize) {
+        self.format = format
+        self.threads = threads
+        self.groupSize = groupSize
+    }
+
+    /// Below this many GPT parameters (float32 bytes / 4) the automatic choice keeps float32: 16 M parameters,
+    /// 64 MB, twice the largest last-level cache of the machines we run on.
+    public static let quantizeAbove = 16 << 20
+
+    public func resolvedFormat(gptParameters: Int) -> WeightFormat {
+        format ?? (gptParameters > Self.quantizeAbove ? .int8 : .f32)
+    }
+
+    public var threadCount: Int { max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount) }
 }

@@ -39,27 +39,54 @@ public struct TimeConv1d: Sendable {
         length + 2 * padding - dilation * (kernelSize - 1)
     }
 
-    /// x: [T, in] -> [T', out]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    /// x: [T, in] -> [T', out]. With a pool, output rows are split into chunks, one BLAS call per tap and chunk.
+    public func callAsFunction(_ x: Tensor, pool: WorkerPool? = nil) -> Tensor {
         let t = x.shape[0]
         let outLength = outputLength(t)
         let out = Tensor(zeros: [max(outLength, 0), outChannels])
         guard outLength > 0 else { return out }
+        forEachChunk(rows: outLength, pool: pool) { rows in self.compute(x, rows: rows, into: out) }
+        return out
+    }
+
+    /// Output rows `rows` of the convolution of x into out.
+    func compute(_ x: Tensor, rows: Range<Int>, into out: Tensor) {
+        let t = x.shape[0]
         if let bias {
-            for r in 0..<outLength { (out.pointer + r * outChannels).update(from: bias.pointer, count: outChannels) }
+            for r in rows { (out.pointer + r * outChannels).update(from: bias.pointer, count: outChannels) }
         }
         for tap in 0..<kernelSize {
             // Output row r reads input row r + tap * dilation - padding.
             let shift = tap * dilation - padding
-            let first = max(0, -shift), last = min(outLength, t - shift)
+            let first = max(rows.lowerBound, -shift), last = min(rows.upperBound, t - shift)
             guard last > first else { continue }
             Kernels.gemm(transB: true, m: last - first, n: outChannels, k: inChannels,
                          a: x.pointer + (first + shift) * inChannels, lda: inChannels,
                          b: taps.pointer + tap * outChannels * inChannels, ldb: inChannels,
-                         beta: 1, c: out.pointer + first * outChannels, ldc: outChannels)
+                         beta: bias == nil && tap == 0 ? 0 : 1, c: out.pointer + first * outChannels, ldc: outChannels)
         }
-        return out
     }
+}
+
+/// Runs body over row chunks of `rows`, on the pool when there is one and the work is worth splitting: chunks of at
+/// least 32 rows (BLAS is efficient from there), a few per thread.
+func forEachChunk(rows: Int, pool: WorkerPool?, _ body: @escaping (Range<Int>) -> Void) {
+    guard let pool, pool.threads > 1, rows >= 64 else {
+        body(0..<rows)
+        return
+    }
+    let chunks = min(pool.threads * 2, rows / 32)
+    let (per, extra) = rows.quotientAndRemainder(dividingBy: chunks)
+    let work = ChunkBody(body: body)
+    pool.run(tasks: chunks) { c in
+        let start = c * per + min(c, extra)
+        work.body(start..<(start + per + (c < extra ? 1 : 0)))
+    }
+}
+
+/// A chunk body shared by pool tasks; each task gets disjoint output rows, so the writes never overlap.
+struct ChunkBody: @unchecked Sendable {
+    let body: (Range<Int>) -> Void
 }
 
 /// Depthwise Conv1d (groups == channels) over time-major [T, C]: each channel filtered on its own, vectorized
@@ -90,10 +117,16 @@ public struct DepthwiseConv1d: Sendable {
 
     /// x: [T, C] -> [T, C] (same length: padding = dilation * (K / 2))
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        let out = Tensor(zeros: [x.shape[0], channels])
+        compute(x, rows: 0..<x.shape[0], into: out)
+        return out
+    }
+
+    /// Output rows `rows` into out [T, C].
+    func compute(_ x: Tensor, rows: Range<Int>, into out: Tensor) {
         let t = x.shape[0], c = channels
-        let out = Tensor(zeros: [t, c])
         let xp = x.pointer, op = out.pointer, wp = taps.pointer, bp = bias.pointer
-        for r in 0..<t {
+        for r in rows {
             let dst = op + r * c
             dst.update(from: bp, count: c)
             for k in 0..<kernelSize {
@@ -103,6 +136,5 @@ public struct DepthwiseConv1d: Sendable {
                 for i in 0..<c { dst[i] += tap[i] * row[i] }
             }
         }
-        return out
     }
 }

@@ -32,23 +32,36 @@ public struct ConvNeXtBlock: Sendable {
         scale = w.contains(scaleName) ? try w(scaleName, shape: [channels]) : nil
     }
 
-    /// x: [T, C], updated in place (residual added).
-    public func callAsFunction(_ x: Tensor) {
+    /// x: [T, C], updated in place (residual added). With a pool, time is split into chunks: first the depthwise
+    /// conv and LayerNorm of every chunk (they read neighbouring rows of x), then the pointwise MLP, GELU and
+    /// residual of every chunk (row by row, so the whole MLP of a chunk stays in cache).
+    public func callAsFunction(_ x: Tensor, pool: WorkerPool? = nil) {
         let t = x.shape[0], c = channels
-        let y = depthwise(x)
-        Kernels.layerNorm(y.pointer, weight: normWeight.pointer, bias: normBias.pointer, eps: 1e-6, rows: t, dim: c, out: y.pointer)
-        let hidden = Tensor(zeros: [t, intermediate])
-        Kernels.linear(input: y.pointer, rows: t, inFeatures: c, weight: pw1.pointer, outFeatures: intermediate,
-                       bias: pw1Bias.pointer, output: hidden.pointer)
-        Kernels.gelu(hidden.pointer, count: t * intermediate)
-        Kernels.linear(input: hidden.pointer, rows: t, inFeatures: intermediate, weight: pw2.pointer, outFeatures: c,
-                       bias: pw2Bias.pointer, output: y.pointer)
-        let xp = x.pointer, yp = y.pointer
+        let y = Tensor(zeros: [t, c])
+        forEachChunk(rows: t, pool: pool) { rows in
+            self.depthwise.compute(x, rows: rows, into: y)
+            Kernels.layerNorm(y.pointer + rows.lowerBound * c, weight: self.normWeight.pointer,
+                              bias: self.normBias.pointer, eps: 1e-6, rows: rows.count, dim: c,
+                              out: y.pointer + rows.lowerBound * c)
+        }
+        forEachChunk(rows: t, pool: pool) { rows in self.mlp(x, y, rows: rows) }
+    }
+
+    func mlp(_ x: Tensor, _ y: Tensor, rows: Range<Int>) {
+        let c = channels, n = rows.count, first = rows.lowerBound
+        let hidden = Tensor(zeros: [n, intermediate])
+        Kernels.linear(input: y.pointer + first * c, rows: n, inFeatures: c, weight: pw1.pointer,
+                       outFeatures: intermediate, bias: pw1Bias.pointer, output: hidden.pointer)
+        Kernels.gelu(hidden.pointer, count: n * intermediate)
+        let z = Tensor(zeros: [n, c])
+        Kernels.linear(input: hidden.pointer, rows: n, inFeatures: intermediate, weight: pw2.pointer, outFeatures: c,
+                       bias: pw2Bias.pointer, output: z.pointer)
+        let xp = x.pointer + first * c, zp = z.pointer
         if let scale {
             let sp = scale.pointer
-            for r in 0..<t { for i in 0..<c { xp[r * c + i] += yp[r * c + i] * sp[i] } }
+            for r in 0..<n { for i in 0..<c { xp[r * c + i] += zp[r * c + i] * sp[i] } }
         } else {
-            for i in 0..<(t * c) { xp[i] += yp[i] }
+            for i in 0..<(n * c) { xp[i] += zp[i] }
         }
     }
 }

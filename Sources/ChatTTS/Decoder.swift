@@ -14,13 +14,16 @@ public struct Decoder: Sendable {
     let coef: Tensor            // [melChannels]
     public let inputChannels: Int
     public let melChannels: Int
+    /// Threads for the convolutions (nil: the calling thread only).
+    let pool: WorkerPool?
 
     /// Frames of context one output frame depends on, on each side (for streaming without re-decoding).
     public var receptiveRadius: Int {
         convIn0.padding + convIn2.padding + blocks.reduce(0) { $0 + $1.depthwise.padding } + outConv.padding
     }
 
-    public init(path: String) throws {
+    public init(path: String, pool: WorkerPool? = nil) throws {
+        self.pool = pool
         let loader = try WeightLoader(path: path)
         let w = loader.root
         let d = w.scope("decoder")
@@ -49,11 +52,11 @@ public struct Decoder: Sendable {
     public func callAsFunction(_ hidden: Tensor, debug: DebugSink? = nil) -> Tensor {
         precondition(hidden.rank == 2 && hidden.shape[1] == 2 * inputChannels, "decoder input \(hidden.shape)")
         let frames = hidden.reshaped([hidden.shape[0] * 2, inputChannels])
-        let a = convIn0(frames)
+        let a = convIn0(frames, pool: pool)
         Kernels.gelu(a.pointer, count: a.count)
-        let x = convIn2(a)
-        for block in blocks { block(x) }
-        let y = outConv(convOut(x))
+        let x = convIn2(a, pool: pool)
+        for block in blocks { block(x, pool: pool) }
+        let y = outConv(convOut(x, pool: pool), pool: pool)
         let t = y.shape[0], c = melChannels
         for r in 0..<t { for i in 0..<c { y.pointer[r * c + i] *= coef.pointer[i] } }
         debug?.record("mel", y)

@@ -13,12 +13,18 @@ public struct Embed: Sendable {
     public let headText: Tensor
     /// numVQ x [numAudioTokens, hidden], folded
     public let headCode: [Tensor]
+    /// The code heads stacked, [numVQ * numAudioTokens, hidden], in the model's weight format: one pass gives every
+    /// codebook's logits for every sequence of a step.
+    public let headCodePacked: PackedMatrix
+    /// `headText` in the model's weight format.
+    public let headTextPacked: PackedMatrix
 
     public var hiddenSize: Int { text.shape[1] }
     public var numTextTokens: Int { text.shape[0] }
     public var numAudioTokens: Int { code[0].shape[0] }
 
-    public init(path: String, config: GPTConfig) throws {
+    public init(path: String, config: GPTConfig, format: WeightFormat = .f32,
+                groupSize: Int = PackedMatrix.defaultGroupSize) throws {
         let loader = try WeightLoader(path: path)
         let w = loader.root
         let h = config.hiddenSize
@@ -29,6 +35,11 @@ public struct Embed: Sendable {
             try Self.foldWeightNorm(w.scope("head_code").scope($0), rows: config.numAudioTokens, columns: h)
         }
         try loader.finish()
+        let heads = headCode, audio = config.numAudioTokens
+        headCodePacked = PackedMatrix(rows: heads.count * audio, cols: h, format: format, groupSize: groupSize) { r in
+            UnsafePointer(heads[r / audio].pointer + (r % audio) * h)
+        }
+        headTextPacked = PackedMatrix(headText, format: format, groupSize: groupSize)
     }
 
     /// PyTorch's `weight_norm(dim=0)` parametrization: `original0` is g [rows, 1], `original1` is v [rows, columns].
@@ -47,6 +58,8 @@ public struct Embed: Sendable {
             let scale = gp[r] / Float(sum.squareRoot())
             for c in 0..<columns { op[r * columns + c] = vp[r * columns + c] * scale }
         }
+        // The folded copy is what runs: the checkpoint's pages need not stay resident (head_text is 65 MB).
+        v.storage.releaseMappedPages()
         return out
     }
 

@@ -2,30 +2,37 @@ import Tensors
 
 /// The ChatTTS GPT: a Llama decoder (RMSNorm, RoPE, SiLU MLP, no biases) fed with embeddings, never token ids.
 /// Its own `embed_tokens` table in the checkpoint is unused and not loaded.
+///
+/// The projections are converted once at load into `PackedMatrix` (float32, bfloat16 or int8, see
+/// `EngineOptions`), with q, k, v stacked into one matrix and gate, up into another, so a layer makes four passes
+/// over its weights, each split across the worker pool and shared by every input row of the step.
 public struct GPT: Sendable {
     public struct Layer: Sendable {
-        public let inputNorm: Tensor   // [hidden]
-        public let q: Tensor           // [heads * headDim, hidden]
-        public let k: Tensor           // [kvHeads * headDim, hidden]
-        public let v: Tensor           // [kvHeads * headDim, hidden]
-        public let o: Tensor           // [hidden, heads * headDim]
-        public let postNorm: Tensor    // [hidden]
-        public let gate: Tensor        // [intermediate, hidden]
-        public let up: Tensor          // [intermediate, hidden]
-        public let down: Tensor        // [hidden, intermediate]
+        public let inputNorm: Tensor        // [hidden]
+        /// q, k, v stacked: [heads * headDim + 2 * kvHeads * headDim, hidden]
+        public let qkv: PackedMatrix
+        public let o: PackedMatrix          // [hidden, heads * headDim]
+        public let postNorm: Tensor         // [hidden]
+        /// gate, up stacked: [2 * intermediate, hidden]
+        public let gateUp: PackedMatrix
+        public let down: PackedMatrix       // [hidden, intermediate]
     }
 
     public let config: GPTConfig
     public let layers: [Layer]
     public let norm: Tensor            // [hidden]
+    public let format: WeightFormat
+    /// Threads of the matrix products and attention; shared with the heads (`ChatTTSModel.step`).
+    public let pool: WorkerPool
     let rope: RopeTable
 
-    public init(folder: String) throws {
+    public init(folder: String, options: EngineOptions = EngineOptions()) throws {
         let config = try GPTConfig.load(path: folder + "/config.json")
-        try self.init(path: folder + "/model.safetensors", config: config)
+        try self.init(path: folder + "/model.safetensors", config: config, options: options)
     }
 
-    public init(path: String, config: GPTConfig) throws {
+    public init(path: String, config: GPTConfig, options: EngineOptions = EngineOptions(),
+                pool: WorkerPool? = nil) throws {
         self.config = config
         let loader = try WeightLoader(path: path)
         // transformers saves a bare LlamaModel without a prefix; a LlamaForCausalLM checkpoint has "model.".
@@ -33,22 +40,42 @@ public struct GPT: Sendable {
             ? loader.root.scope("model") : loader.root
         let h = config.hiddenSize, qDim = config.numHeads * config.headDim, kvDim = config.numKVHeads * config.headDim
         let m = config.intermediateSize
+        let format = options.resolvedFormat(gptParameters: config.parameterCount)
+        self.format = format
+        let group = options.groupSize
+        /// Packs matrices stacked by rows, then lets go of the float32 source pages.
+        func pack(_ parts: [Tensor]) -> PackedMatrix {
+            let cols = parts[0].shape[1]
+            var owners: [(Tensor, Int)] = []
+            for p in parts { for r in 0..<p.shape[0] { owners.append((p, r)) } }
+            let packed = PackedMatrix(rows: owners.count, cols: cols, format: format, groupSize: group) { r in
+                UnsafePointer(owners[r].0.pointer + owners[r].1 * cols)
+            }
+            for p in parts { p.storage.releaseMappedPages() }
+            return packed
+        }
         layers = try (0..<config.numLayers).map { i in
             let l = root.scope("layers").scope(i)
             return Layer(
-                inputNorm: try l("input_layernorm.weight", shape: [h]),
-                q: try l("self_attn.q_proj.weight", shape: [qDim, h]),
-                k: try l("self_attn.k_proj.weight", shape: [kvDim, h]),
-                v: try l("self_attn.v_proj.weight", shape: [kvDim, h]),
-                o: try l("self_attn.o_proj.weight", shape: [h, qDim]),
-                postNorm: try l("post_attention_layernorm.weight", shape: [h]),
-                gate: try l("mlp.gate_proj.weight", shape: [m, h]),
-                up: try l("mlp.up_proj.weight", shape: [m, h]),
-                down: try l("mlp.down_proj.weight", shape: [h, m]))
+                inputNorm: try l("input_layernorm.weight", shape: [h]).copy(),
+                qkv: pack([try l("self_attn.q_proj.weight", shape: [qDim, h]),
+                           try l("self_attn.k_proj.weight", shape: [kvDim, h]),
+                           try l("self_attn.v_proj.weight", shape: [kvDim, h])]),
+                o: pack([try l("self_attn.o_proj.weight", shape: [h, qDim])]),
+                postNorm: try l("post_attention_layernorm.weight", shape: [h]).copy(),
+                gateUp: pack([try l("mlp.gate_proj.weight", shape: [m, h]),
+                               try l("mlp.up_proj.weight", shape: [m, h])]),
+                down: pack([try l("mlp.down_proj.weight", shape: [h, m])]))
         }
-        norm = try root("norm.weight", shape: [h])
+        norm = try root("norm.weight", shape: [h]).copy()
         try loader.finish(ignoring: { $0.hasSuffix("embed_tokens.weight") || $0.hasSuffix("rotary_emb.inv_freq") })
         rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, maxPositions: config.maxPositions)
+        self.pool = pool ?? WorkerPool(threads: options.threadCount)
+    }
+
+    /// Bytes of weights one step reads (every projection once).
+    public var weightBytes: Int {
+        layers.reduce(0) { $0 + $1.qkv.bytes + $1.o.bytes + $1.gateUp.bytes + $1.down.bytes }
     }
 
     public func makeCache(capacity: Int) -> KVCache {
@@ -65,72 +92,55 @@ public struct GPT: Sendable {
         precondition(counts.count == caches.count && counts.reduce(0, +) == input.shape[0], "rows and counts disagree")
         let c = config
         let rows = input.shape[0], h = c.hiddenSize, hd = c.headDim
-        let qDim = c.numHeads * hd, kvDim = c.numKVHeads * hd
+        let qDim = c.numHeads * hd, kvDim = c.numKVHeads * hd, qkvDim = qDim + 2 * kvDim
+        let m = c.intermediateSize
         for (cache, n) in zip(caches, counts) { cache.reserve(n) }
 
         let x = input.copy()                                  // residual stream [rows, hidden]
         let normed = Tensor(zeros: [rows, h])
-        let q = Tensor(zeros: [rows, qDim])
-        let k = Tensor(zeros: [rows, kvDim])
-        let v = Tensor(zeros: [rows, kvDim])
+        let qkv = Tensor(zeros: [rows, qkvDim])               // q | k | v per row
         let attn = Tensor(zeros: [rows, qDim])
-        let projected = Tensor(zeros: [rows, h])
-        let gate = Tensor(zeros: [rows, c.intermediateSize])
-        let up = Tensor(zeros: [rows, c.intermediateSize])
+        let gateUp = Tensor(zeros: [rows, 2 * m])              // gate | up per row
+        let act = Tensor(zeros: [rows, m])
         var positions = [Int](repeating: 0, count: rows)
+        var firstRow = [Int](repeating: 0, count: caches.count)
         var row = 0
-        for (cache, n) in zip(caches, counts) {
+        for (s, (cache, n)) in zip(caches, counts).enumerated() {
+            firstRow[s] = row
             for j in 0..<n { positions[row + j] = cache.length + j }
             row += n
         }
-        let maxContext = zip(caches, counts).map { $0.length + $1 }.max() ?? 0
-        var scores = [Float](repeating: 0, count: maxContext)
+        let attention = Attention(heads: c.numHeads, kvHeads: c.numKVHeads, headDim: hd, caches: caches,
+                                  counts: counts, firstRows: firstRow)
 
         for (li, layer) in layers.enumerated() {
-            Kernels.rmsNorm(x.pointer, weight: layer.inputNorm.pointer, eps: c.rmsNormEps, rows: rows, dim: h, out: normed.pointer)
-            Kernels.linear(input: normed.pointer, rows: rows, inFeatures: h, weight: layer.q.pointer, outFeatures: qDim, bias: nil, output: q.pointer)
-            Kernels.linear(input: normed.pointer, rows: rows, inFeatures: h, weight: layer.k.pointer, outFeatures: kvDim, bias: nil, output: k.pointer)
-            Kernels.linear(input: normed.pointer, rows: rows, inFeatures: h, weight: layer.v.pointer, outFeatures: kvDim, bias: nil, output: v.pointer)
-            rope.apply(q.pointer, tokens: rows, heads: c.numHeads, positions: positions)
-            rope.apply(k.pointer, tokens: rows, heads: c.numKVHeads, positions: positions)
+            Kernels.rmsNorm(x.pointer, weight: layer.inputNorm.pointer, eps: c.rmsNormEps, rows: rows, dim: h,
+                            out: normed.pointer)
+            Kernels.packedProduct(layer.qkv, x: normed.pointer, batch: rows, y: qkv.pointer, pool: pool)
+            rope.apply(qkv.pointer, tokens: rows, heads: c.numHeads, positions: positions, tokenStride: qkvDim)
+            rope.apply(qkv.pointer + qDim, tokens: rows, heads: c.numKVHeads, positions: positions, tokenStride: qkvDim)
             // Append this layer's keys and values, then attend per sequence over its own cache.
-            row = 0
-            for (cache, n) in zip(caches, counts) {
+            for (s, (cache, n)) in zip(caches, counts).enumerated() {
                 let past = cache.length
                 let keys = cache.keys(layer: li), values = cache.values(layer: li)
-                (keys + past * kvDim).update(from: k.pointer + row * kvDim, count: n * kvDim)
-                (values + past * kvDim).update(from: v.pointer + row * kvDim, count: n * kvDim)
-                let group = c.numHeads / c.numKVHeads
-                let scale = 1 / Float(hd).squareRoot()
-                scores.withUnsafeMutableBufferPointer { s in
-                    for j in 0..<n {
-                        let context = past + j + 1                 // causal: up to and including this position
-                        for head in 0..<c.numHeads {
-                            let qRow = q.pointer + (row + j) * qDim + head * hd
-                            let kvOffset = (head / group) * hd
-                            for t in 0..<context {
-                                s[t] = dot(qRow, keys + t * kvDim + kvOffset, hd) * scale
-                            }
-                            Kernels.softmax(s.baseAddress!, count: context)
-                            let out = attn.pointer + (row + j) * qDim + head * hd
-                            out.initialize(repeating: 0, count: hd)
-                            for t in 0..<context {
-                                let w = s[t], vRow = values + t * kvDim + kvOffset
-                                for d in 0..<hd { out[d] += w * vRow[d] }
-                            }
-                        }
-                    }
+                for j in 0..<n {
+                    let src = qkv.pointer + (firstRow[s] + j) * qkvDim
+                    (keys + (past + j) * kvDim).update(from: src + qDim, count: kvDim)
+                    (values + (past + j) * kvDim).update(from: src + qDim + kvDim, count: kvDim)
                 }
-                row += n
             }
-            Kernels.linear(input: attn.pointer, rows: rows, inFeatures: qDim, weight: layer.o.pointer, outFeatures: h, bias: nil, output: projected.pointer)
-            add(x.pointer, projected.pointer, rows * h)
-            Kernels.rmsNorm(x.pointer, weight: layer.postNorm.pointer, eps: c.rmsNormEps, rows: rows, dim: h, out: normed.pointer)
-            Kernels.linear(input: normed.pointer, rows: rows, inFeatures: h, weight: layer.gate.pointer, outFeatures: c.intermediateSize, bias: nil, output: gate.pointer)
-            Kernels.linear(input: normed.pointer, rows: rows, inFeatures: h, weight: layer.up.pointer, outFeatures: c.intermediateSize, bias: nil, output: up.pointer)
-            Kernels.siluMul(gate: gate.pointer, up: up.pointer, count: rows * c.intermediateSize)
-            Kernels.linear(input: gate.pointer, rows: rows, inFeatures: c.intermediateSize, weight: layer.down.pointer, outFeatures: h, bias: nil, output: projected.pointer)
-            add(x.pointer, projected.pointer, rows * h)
+            attention.run(layer: li, qkv: qkv.pointer, qkvStride: qkvDim, out: attn.pointer, pool: pool)
+            // x += o(attn), in the product's epilogue.
+            Kernels.packedProduct(layer.o, x: attn.pointer, batch: rows, y: x.pointer, accumulate: true, pool: pool)
+            Kernels.rmsNorm(x.pointer, weight: layer.postNorm.pointer, eps: c.rmsNormEps, rows: rows, dim: h,
+                            out: normed.pointer)
+            Kernels.packedProduct(layer.gateUp, x: normed.pointer, batch: rows, y: gateUp.pointer, pool: pool)
+            for r in 0..<rows {
+                let g = gateUp.pointer + r * 2 * m
+                Kernels.siluMul(gate: g, up: g + m, count: m)
+                (act.pointer + r * m).update(from: g, count: m)
+            }
+            Kernels.packedProduct(layer.down, x: act.pointer, batch: rows, y: x.pointer, accumulate: true, pool: pool)
             debug?.record("gpt.layer.\(li)", x)
         }
         for (cache, n) in zip(caches, counts) { cache.length += n }
@@ -141,21 +151,81 @@ public struct GPT: Sendable {
     }
 }
 
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
-    var i = 0
-    while i + 8 <= n {
-        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
-            * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
+extension GPTConfig {
+    /// Weights of the GPT's projections (what a decode step reads).
+    public var parameterCount: Int {
+        let qDim = numHeads * headDim, kvDim = numKVHeads * headDim
+        return numLayers * (hiddenSize * (qDim + 2 * kvDim) + qDim * hiddenSize + 3 * hiddenSize * intermediateSize)
     }
-    var sum = acc.sum()
-    while i < n {
-        sum += a[i] * b[i]
-        i += 1
+}
+
+/// Causal attention of new rows over their sequences' KV caches, one task per (sequence, head) on the pool.
+struct Attention {
+    let heads: Int
+    let kvHeads: Int
+    let headDim: Int
+    let caches: [KVCache]
+    let counts: [Int]
+    let firstRows: [Int]
+    let maxContext: Int
+
+    init(heads: Int, kvHeads: Int, headDim: Int, caches: [KVCache], counts: [Int], firstRows: [Int]) {
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.caches = caches
+        self.counts = counts
+        self.firstRows = firstRows
+        maxContext = zip(caches, counts).map { $0.length + $1 }.max() ?? 0
     }
-    return sum
+
+    /// qkv: [rows, qkvStride] with q at offset 0 (already rotated); the caches already hold this layer's new keys
+    /// and values at positions length..<length + count. out: [rows, heads * headDim].
+    func run(layer: Int, qkv: UnsafeMutablePointer<Float>, qkvStride: Int, out: UnsafeMutablePointer<Float>,
+             pool: WorkerPool) {
+        let tasks = caches.count * heads
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tasks * maxContext))
+        defer { scratch.deallocate() }
+        let shared = AttentionBuffers(qkv: qkv, out: out, scratch: scratch)
+        let work = zip(caches, counts).reduce(0) { $0 + ($1.0.length + $1.1) * $1.1 } * heads * headDim
+        let body: (Int) -> Void = { t in
+            let (s, head) = t.quotientAndRemainder(dividingBy: heads)
+            self.attend(sequence: s, head: head, layer: layer, buffers: shared, qkvStride: qkvStride,
+                        scores: shared.scratch + t * maxContext)
+        }
+        if work < 1 << 15 {
+            for t in 0..<tasks { body(t) }
+        } else {
+            pool.run(tasks: tasks, body)
+        }
+    }
+
+    func attend(sequence s: Int, head: Int, layer: Int, buffers: AttentionBuffers, qkvStride: Int,
+                scores: UnsafeMutablePointer<Float>) {
+        let cache = caches[s], n = counts[s], past = cache.length
+        let kvDim = kvHeads * headDim, qDim = heads * headDim
+        let kvOffset = (head / (heads / kvHeads)) * headDim
+        let keys = cache.keys(layer: layer), values = cache.values(layer: layer)
+        let scale = 1 / Float(headDim).squareRoot()
+        for j in 0..<n {
+            let r = firstRows[s] + j
+            let q = buffers.qkv + r * qkvStride + head * headDim
+            let context = past + j + 1                 // causal: up to and including this position
+            Kernels.attentionScores(q: q, keys: keys + kvOffset, stride: kvDim, count: context, dim: headDim,
+                                    scale: scale, out: scores)
+            Kernels.softmax(scores, count: context)
+            Kernels.attentionMix(weights: scores, values: values + kvOffset, stride: kvDim, count: context,
+                                 dim: headDim, out: buffers.out + r * qDim + head * headDim)
+        }
+    }
+}
+
+/// Raw buffers of one attention call, shared by its tasks. Sound as `@unchecked Sendable` because every task writes
+/// only its own rows' head slice of `out` and its own stretch of `scratch`, and only reads `qkv` and the caches.
+struct AttentionBuffers: @unchecked Sendable {
+    let qkv: UnsafeMutablePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
 }
 
 @inline(__always)

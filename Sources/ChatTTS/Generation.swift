@@ -122,37 +122,55 @@ extension ChatTTSModel {
             (input.pointer + row * h).update(from: s.pending.pointer, count: s.pending.count)
             row += s.pending.shape[0]
         }
-        let hidden = gpt.forward(input, counts: active.map { $0.pending.shape[0] }, caches: active.map(\.cache), debug: debug)
+        let hidden = gpt.forward(input, counts: active.map { $0.pending.shape[0] }, caches: active.map(\.cache),
+                                 debug: debug)
+        // Each sequence's last row, gathered per mode, through the heads in one product per mode (each head weight
+        // read once for the whole batch).
+        var lastRows: [Int] = []
         row = 0
         for s in active {
             row += s.pending.shape[0]
-            let last = hidden.pointer + (row - 1) * h
+            lastRows.append(row - 1)
+        }
+        let codeIndices = active.indices.filter { active[$0].mode == .code }
+        let textIndices = active.indices.filter { active[$0].mode == .text }
+        let codeLogits = headLogits(embed.headCodePacked, hidden: hidden, rows: codeIndices.map { lastRows[$0] })
+        let textLogits = headLogits(embed.headTextPacked, hidden: hidden, rows: textIndices.map { lastRows[$0] })
+        let audio = config.numAudioTokens
+        for (i, s) in active.enumerated() {
+            let last = hidden.pointer + lastRows[i] * h
             let stepIndex = s.steps
             // Never end before the minimum length, nor with nothing at all (the reference regenerates then).
             let masked = stepIndex < max(s.params.minNewTokens, 1) ? s.eos : nil
             var picked: [Int] = []
             switch s.mode {
             case .code:
+                let base = codeLogits.pointer + codeIndices.firstIndex(of: i)! * config.numVQ * audio
                 for q in 0..<config.numVQ {
-                    var logits = [Float](repeating: 0, count: config.numAudioTokens)
-                    logits.withUnsafeMutableBufferPointer { l in
-                        Kernels.linear(input: last, rows: 1, inFeatures: h, weight: embed.headCode[q].pointer,
-                                       outFeatures: config.numAudioTokens, bias: nil, output: l.baseAddress!)
-                        sampler(s, q).process(l, history: s.history(q), maskedToken: masked)
-                        picked.append(Sampler.draw(l, rng: &s.rng))
-                    }
-                }
-            case .text:
-                var logits = [Float](repeating: 0, count: embed.numTextTokens)
-                logits.withUnsafeMutableBufferPointer { l in
-                    Kernels.linear(input: last, rows: 1, inFeatures: h, weight: embed.headText.pointer,
-                                   outFeatures: embed.numTextTokens, bias: nil, output: l.baseAddress!)
-                    sampler(s, 0).process(l, history: s.history(0), maskedToken: masked)
+                    let l = UnsafeMutableBufferPointer(start: base + q * audio, count: audio)
+                    sampler(s, q).process(l, history: s.history(q), maskedToken: masked)
                     picked.append(Sampler.draw(l, rng: &s.rng))
                 }
+            case .text:
+                let v = embed.numTextTokens
+                let start = textLogits.pointer + textIndices.firstIndex(of: i)! * v
+                let l = UnsafeMutableBufferPointer(start: start, count: v)
+                sampler(s, 0).process(l, history: s.history(0), maskedToken: masked)
+                picked.append(Sampler.draw(l, rng: &s.rng))
             }
             s.accept(picked, hidden: last, embed: embed)
         }
+    }
+
+    /// Logits [rows.count, head.rows] of the hidden states at `rows`.
+    func headLogits(_ head: PackedMatrix, hidden: Tensor, rows: [Int]) -> Tensor {
+        let h = config.hiddenSize
+        let out = Tensor(zeros: [max(rows.count, 1), head.rows])
+        guard !rows.isEmpty else { return out }
+        let gathered = Tensor(zeros: [rows.count, h])
+        for (i, r) in rows.enumerated() { (gathered.pointer + i * h).update(from: hidden.pointer + r * h, count: h) }
+        Kernels.packedProduct(head, x: gathered.pointer, batch: rows.count, y: out.pointer, pool: gpt.pool)
+        return out
     }
 
     func sampler(_ s: GenerationSequence, _ q: Int) -> Sampler {

@@ -20,11 +20,14 @@ public struct Vocos: Sendable {
     /// Samples per frame. Not stored in the checkpoint; ChatTTS's configuration fixes it at 256 (24 kHz / 93.75 Hz).
     public let hop: Int
     public var melChannels: Int { embed.inChannels }
+    /// Threads for the backbone and head (nil: the calling thread only).
+    let pool: WorkerPool?
 
     /// Frames of context one output frame depends on through the backbone, on each side.
     public var receptiveRadius: Int { embed.padding + blocks.reduce(0) { $0 + $1.depthwise.padding } }
 
-    public init(path: String, hop: Int = 256) throws {
+    public init(path: String, hop: Int = 256, pool: WorkerPool? = nil) throws {
+        self.pool = pool
         let loader = try WeightLoader(path: path)
         let w = loader.root
         let b = w.scope("backbone")
@@ -57,10 +60,10 @@ public struct Vocos: Sendable {
 
     /// mel: [T, melChannels] -> backbone output [T, dim]
     func backbone(_ mel: Tensor) -> Tensor {
-        let x = embed(mel)
+        let x = embed(mel, pool: pool)
         let t = x.shape[0]
         Kernels.layerNorm(x.pointer, weight: normWeight.pointer, bias: normBias.pointer, eps: 1e-6, rows: t, dim: dim, out: x.pointer)
-        for block in blocks { block(x) }
+        for block in blocks { block(x, pool: pool) }
         Kernels.layerNorm(x.pointer, weight: finalWeight.pointer, bias: finalBias.pointer, eps: 1e-6, rows: t, dim: dim, out: x.pointer)
         return x
     }
@@ -69,10 +72,19 @@ public struct Vocos: Sendable {
     func spectrum(_ features: Tensor) -> (re: Tensor, im: Tensor) {
         let t = features.shape[0], bins = nFFT / 2 + 1
         let head = Tensor(zeros: [t, nFFT + 2])
-        Kernels.linear(input: features.pointer, rows: t, inFeatures: dim, weight: headWeight.pointer, outFeatures: nFFT + 2,
-                       bias: headBias.pointer, output: head.pointer)
         let re = Tensor(zeros: [t, bins]), im = Tensor(zeros: [t, bins])
-        for r in 0..<t {
+        forEachChunk(rows: t, pool: pool) { rows in
+            self.spectrumRows(features, head: head, re: re, im: im, rows: rows)
+        }
+        return (re, im)
+    }
+
+    func spectrumRows(_ features: Tensor, head: Tensor, re: Tensor, im: Tensor, rows: Range<Int>) {
+        let bins = nFFT / 2 + 1
+        Kernels.linear(input: features.pointer + rows.lowerBound * dim, rows: rows.count, inFeatures: dim,
+                       weight: headWeight.pointer, outFeatures: nFFT + 2, bias: headBias.pointer,
+                       output: head.pointer + rows.lowerBound * (nFFT + 2))
+        for r in rows {
             let row = head.pointer + r * (nFFT + 2)
             for f in 0..<bins {
                 let magnitude = min(Foundation.exp(row[f]), 100)
@@ -81,7 +93,6 @@ public struct Vocos: Sendable {
                 im.pointer[r * bins + f] = magnitude * Foundation.sin(phase)
             }
         }
-        return (re, im)
     }
 
     /// mel: [T, melChannels] (time-major) -> waveform of (T - 1) * hop samples.

@@ -242,6 +242,9 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
             }
 
             engine.step(active.map(\.sequence))
+            // Count the step before any job of it finishes, so a finished job always sees its steps counted.
+            let batch = active.count
+            state.withLock { $0.stats.steps += 1 }
             var samples = 0
             active.removeAll { a in
                 let audio = engine.takeAudio(a.sequence)
@@ -253,15 +256,13 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
                 state.withLock { $0.stats.completed += 1 }
                 return true
             }
-            let batch = active.count
             window.steps += 1
             window.samples += samples
             let elapsed = ContinuousClock.now - window.start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             let audioSeconds = Double(samples) / Double(engine.sampleRate)
             state.withLock { s in
-                s.stats.steps += 1
-                s.stats.sequenceSteps += batch + (samples > 0 ? 0 : 0)
+                s.stats.sequenceSteps += batch
                 s.stats.audioSeconds += audioSeconds
                 if seconds >= 1 {
                     s.stats.stepsPerSecond = Double(window.steps) / seconds

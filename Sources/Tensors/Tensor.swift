@@ -32,6 +32,18 @@ public final class Storage: @unchecked Sendable {
     deinit {
         if ownsMemory { pointer.deallocate() }
     }
+
+    /// Drops this view's pages of a mapped file from the process's resident memory (they stay in the page cache
+    /// and come back on the next read). For weights converted at load: the float32 source then stops counting
+    /// toward the process's memory. Heap storage is left alone.
+    public func releaseMappedPages() {
+        guard !ownsMemory, owner is MappedRegion else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: pointer) + page - 1) / page * page
+        let end = (Int(bitPattern: pointer) + byteCount) / page * page
+        guard end > start, let base = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(base, end - start, Int32(MADV_DONTNEED))
+    }
 }
 
 /// A dense, row-major float32 tensor. Shape comments in the model code say what each axis is.

@@ -6,7 +6,9 @@ import Server
 /// real-time factor.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load-test a running service: QPS, latency p50/p95/p99, time to first audio, real-time factor.")
+        abstract: "Load-test a running service: QPS, latency p50/p95/p99, time to first audio, real-time factor.",
+        discussion: "`chattts bench engine` measures the engine itself instead (see Benchmarks/README.md).",
+        subcommands: [BenchEngine.self])
 
     @Option(help: "Service address.")
     var url = "http://127.0.0.1:8080"

@@ -2,6 +2,7 @@ import ArgumentParser
 import AudioCodecs
 import ChatTTS
 import Foundation
+import Tensors
 
 /// `chattts say`: one synthesis to a WAV file, with the official knobs.
 struct Say: AsyncParsableCommand {
@@ -52,6 +53,13 @@ struct Say: AsyncParsableCommand {
     @Option(name: .customLong("debug-dump"), help: "Folder to write named intermediate tensors to, as .npy.")
     var debugDump: String?
 
+    @Option(help: ArgumentHelp("Weight format of the GPT and its heads: auto (int8 for a full-size model, f32 for "
+                               + "small ones), f32, bf16, int8."))
+    var dtype: String = "auto"
+
+    @Option(help: "Compute threads (default: one per core).")
+    var threads: Int?
+
     func validate() throws {
         guard !texts.isEmpty else { throw ValidationError("give at least one --text") }
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0") }
@@ -60,11 +68,16 @@ struct Say: AsyncParsableCommand {
         guard minTokens >= 0, maxTokens >= 1, minTokens <= maxTokens else {
             throw ValidationError("need 0 <= --min-tokens <= --max-tokens and --max-tokens >= 1")
         }
+        guard dtype == "auto" || WeightFormat(rawValue: dtype) != nil else {
+            throw ValidationError("--dtype must be auto, f32, bf16 or int8")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
     }
 
     func run() async throws {
         let started = Date()
-        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets))
+        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets),
+                                     options: EngineOptions(format: WeightFormat(rawValue: dtype), threads: threads))
         let loaded = Date()
         var options = SynthesisOptions()
         options.voice = try voice.map { try Voice(string: $0) }

@@ -10,6 +10,10 @@
 ///   signature; the `Kernel*` tests hold the fast one to it by normalized MSE.
 /// - The build targets the x86-64 / arm64 baseline (no `-march`): SIMD code uses `SIMD8<Float>` and plain
 ///   `a * b + c`, never `addingProduct`, which is a libm call without FMA.
+/// - The decode-time kernels (`PackedProducts.swift`, `AttentionProducts.swift`) also exist compiled for AVX2 and
+///   AVX-512 (modules `TensorsAVX2`, `TensorsAVX512`, one shared source in `TensorsSIMD`) and, for int8 with
+///   AVX-512 VNNI, in C (`CKernels`); `KernelISA` picks one at run time from CPUID, and every path is tested
+///   against the same scalar reference.
 public enum Kernels {
     /// Scalar twins of the fast kernels: the executable specification they are tested against.
     ///

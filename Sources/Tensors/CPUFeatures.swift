@@ -1,0 +1,66 @@
+import CCPUID
+import Foundation
+
+/// Instruction-set extensions found at run time (CPUID and the OS's register-state flags, see `CCPUID`).
+public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let avx2FMA = CPUFeatures(rawValue: UInt32(CHATTTS_CPU_AVX2_FMA))
+    public static let avx512 = CPUFeatures(rawValue: UInt32(CHATTTS_CPU_AVX512))
+    public static let avx512VNNI = CPUFeatures(rawValue: UInt32(CHATTTS_CPU_AVX512_VNNI))
+    public static let avx512BF16 = CPUFeatures(rawValue: UInt32(CHATTTS_CPU_AVX512_BF16))
+    public static let avxVNNI = CPUFeatures(rawValue: UInt32(CHATTTS_CPU_AVX_VNNI))
+
+    /// This machine's features, read once.
+    public static let detected = CPUFeatures(rawValue: chattts_cpu_features())
+
+    public var description: String {
+        let names: [(CPUFeatures, String)] = [(.avx2FMA, "avx2+fma"), (.avx512, "avx512"), (.avx512VNNI, "avx512-vnni"),
+                                              (.avx512BF16, "avx512-bf16"), (.avxVNNI, "avx-vnni")]
+        let present = names.filter { contains($0.0) }.map(\.1)
+        return present.isEmpty ? "baseline" : present.joined(separator: " ")
+    }
+}
+
+/// Which compiled copy of the fast kernels runs: each is a separate module built for one instruction set.
+public enum KernelISA: String, Sendable, CaseIterable, Comparable {
+    /// The build's own target (x86-64 SSE2, or arm64 NEON): runs everywhere.
+    case baseline
+    /// `TensorsAVX2`: AVX2, FMA, F16C.
+    case avx2
+    /// `TensorsAVX512`: AVX-512 F/BW/CD/DQ/VL.
+    case avx512
+
+    public static func < (a: KernelISA, b: KernelISA) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    public var isSupported: Bool {
+        switch self {
+        case .baseline: true
+        case .avx2: CPUFeatures.detected.contains(.avx2FMA)
+        case .avx512: CPUFeatures.detected.contains([.avx2FMA, .avx512])
+        }
+    }
+
+    /// Whether int8 matrices use the VNNI layout and `CKernels` (VPDPBUSD): AVX-512 with VNNI, and AVX-512 not
+    /// turned off by `CHATTTS_KERNELS`.
+    public static var vnniSupported: Bool {
+        best == .avx512 && CPUFeatures.detected.contains([.avx512, .avx512VNNI])
+    }
+
+    /// Every path this machine can run (the tests hold each one to the scalar reference).
+    public static var available: [KernelISA] { allCases.filter(\.isSupported) }
+
+    /// The fastest supported path, or a lower one named by `CHATTTS_KERNELS` (baseline, avx2, avx512) when that is
+    /// supported: a way to measure or debug one path on a machine that has a better one.
+    public static let best: KernelISA = {
+        let top = available.max() ?? .baseline
+        if let name = ProcessInfo.processInfo.environment["CHATTTS_KERNELS"], let forced = KernelISA(rawValue: name),
+           forced.isSupported {
+            return forced
+        }
+        return top
+    }()
+}

@@ -1,0 +1,65 @@
+import TensorsAVX2
+import TensorsAVX512
+import TensorsSIMD
+
+/// The two products of attention over a KV cache, for one query row and one head (the softmax in between is
+/// `Kernels.softmax`). Keys and values are rows of a cache with `stride` floats between positions.
+extension Kernels {
+    /// out[t] = scale * dot(q, keys + t * stride) over `dim` floats, t in 0..<count.
+    public static func attentionScores(
+        q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dim: Int, scale: Float,
+        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+    ) {
+        switch isa {
+        case .avx512:
+            avx512AttentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale, out: out)
+        case .avx2:
+            avx2AttentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale, out: out)
+        case .baseline:
+            TensorsSIMD.attentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale,
+                                        out: out, fused: false)
+        }
+    }
+
+    /// out[d] = sum_t weights[t] * values[t * stride + d], d in 0..<dim (out is overwritten).
+    public static func attentionMix(
+        weights: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, count: Int, dim: Int,
+        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+    ) {
+        switch isa {
+        case .avx512:
+            avx512AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
+        case .avx2:
+            avx2AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
+        case .baseline:
+            TensorsSIMD.attentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out,
+                                     fused: false)
+        }
+    }
+}
+
+extension Kernels.Reference {
+    /// Scalar twin of `Kernels.attentionScores`, in Double.
+    public static func attentionScores(
+        q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dim: Int, scale: Float,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        for t in 0..<count {
+            var sum = 0.0
+            for d in 0..<dim { sum += Double(q[d]) * Double(keys[t * stride + d]) }
+            out[t] = Float(sum * Double(scale))
+        }
+    }
+
+    /// Scalar twin of `Kernels.attentionMix`, in Double.
+    public static func attentionMix(
+        weights: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, count: Int, dim: Int,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        for d in 0..<dim {
+            var sum = 0.0
+            for t in 0..<count { sum += Double(weights[t]) * Double(values[t * stride + d]) }
+            out[d] = Float(sum)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import TensorsSIMD
+
+/// How the large matrices of the GPT and its heads are stored in memory, chosen at load time.
+///
+/// A decode step at batch 1 reads every GPT weight once, so its speed is memory bandwidth over weight bytes:
+/// float32 is the exact reference, bfloat16 halves the bytes (8 bits of mantissa), int8 quarters them (one float
+/// scale per row and group of columns).
+public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertible {
+    case f32
+    case bf16
+    case int8
+
+    /// Bytes per weight, scales not counted.
+    public var bytesPerWeight: Int {
+        switch self {
+        case .f32: 4
+        case .bf16: 2
+        case .int8: 1
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A [rows, cols] matrix stored for fast products with a few input rows: rows in panels of 16, and inside a panel
+/// the 16 values of each column next to each other, columns of 8 panels interleaved (see
+/// `TensorsSIMD/PanelKernels.swift`). Converted once at load,
+/// immutable after, shared by every request.
+///
+/// Memory: panels * cols * 16 weights (the last panel padded with zero rows), 64-byte aligned, plus for int8 one
+/// float per row and group of `groupSize` columns, [panels, groups, 16].
+public final class PackedMatrix: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let format: WeightFormat
+    /// Columns sharing one int8 scale (cols for the other formats).
+    public let groupSize: Int
+    public let panels: Int
+    public let groups: Int
+    public let layout: Layout
+    let data: UnsafeMutableRawPointer
+    let scales: UnsafeMutablePointer<Float>?
+    /// VNNI layout only: 128 * the sum of each row's int8 weights per group, [panels, groups, 16].
+    let sums128: UnsafeMutablePointer<Int32>?
+
+    /// Where the weights of a panel sit.
+    public enum Layout: Sendable {
+        /// Column by column: column k of a panel is 16 values (`TensorsSIMD/PanelKernels.swift`).
+        case panels
+        /// int8 by quads of columns: 16 rows x 4 columns per 64 bytes, for VPDPBUSD (`CKernels`); the input rows are
+        /// quantized to int8 per group as well.
+        case vnni
+
+        /// The layout the fastest kernels of this CPU read.
+        public static func best(format: WeightFormat, cols: Int, groupSize: Int) -> Layout {
+            format == .int8 && KernelISA.vnniSupported && cols % groupSize == 0 && groupSize % 4 == 0 ? .vnni : .panels
+        }
+    }
+
+    /// The default int8 group: 128 columns, scales add 1/32 to the weight bytes.
+    public static let defaultGroupSize = 128
+
+    /// Packs rows given by `row(r)` (each `cols` floats): the rows of one checkpoint matrix, or of several stacked
+    /// (the GPT's q, k, v projections become one matrix, one pass over the input).
+    public init(rows: Int, cols: Int, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize,
+                layout: Layout? = nil, row: (Int) -> UnsafePointer<Float>) {
+        precondition(rows > 0 && cols > 0, "PackedMatrix: empty \(rows)x\(cols)")
+        self.rows = rows
+        self.cols = cols
+        self.format = format
+        self.groupSize = format == .int8 ? max(1, min(groupSize, cols)) : cols
+        let layout = layout ?? Layout.best(format: format, cols: cols, groupSize: self.groupSize)
+        precondition(layout == .panels || (format == .int8 && cols % self.groupSize == 0 && self.groupSize % 4 == 0),
+                     "PackedMatrix: the VNNI layout needs int8 and groups of a multiple of 4 that divide \(cols)")
+        self.layout = layout
+        panels = (rows + 15) / 16
+        groups = (cols + self.groupSize - 1) / self.groupSize
+        sums128 = layout == .vnni ? .allocate(capacity: panels * groups * 16) : nil
+        sums128?.initialize(repeating: 0, count: panels * groups * 16)
+        let count = panels * cols * 16
+        data = .allocate(byteCount: count * format.bytesPerWeight, alignment: 64)
+        data.initializeMemory(as: UInt8.self, repeating: 0, count: count * format.bytesPerWeight)
+        scales = format == .int8 ? .allocate(capacity: panels * groups * 16) : nil
+        scales?.initialize(repeating: 0, count: panels * groups * 16)
+        for r in 0..<rows {
+            let src = row(r)
+            let (p, lane) = (r / 16, r % 16)
+            switch format {
+            case .f32:
+                let dst = data.assumingMemoryBound(to: Float.self)
+                for k in 0..<cols { dst[index(r, k)] = src[k] }
+            case .bf16:
+                let dst = data.assumingMemoryBound(to: UInt16.self)
+                for k in 0..<cols { dst[index(r, k)] = floatToBF16(src[k]) }
+            case .int8:
+                let dst = data.assumingMemoryBound(to: Int8.self)
+                for g in 0..<groups {
+                    let k0 = g * self.groupSize, k1 = min(cols, k0 + self.groupSize)
+                    var largest: Float = 0
+                    for k in k0..<k1 { largest = max(largest, abs(src[k])) }
+                    let scale = largest / 127
+                    scales![(p * groups + g) * 16 + lane] = scale
+                    let inverse = scale > 0 ? 1 / scale : 0
+                    var sum: Int32 = 0
+                    for k in k0..<k1 {
+                        let q = Int8(max(-127, min(127, (src[k] * inverse).rounded(.toNearestOrEven))))
+                        dst[index(r, k)] = q
+                        sum += Int32(q)
+                    }
+                    sums128?[(p * groups + g) * 16 + lane] = 128 * sum
+                }
+            }
+        }
+    }
+
+    /// Packs a [rows, cols] float32 tensor.
+    public convenience init(_ tensor: Tensor, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize) {
+        precondition(tensor.rank == 2, "PackedMatrix: need a matrix, got \(tensor.shape)")
+        let cols = tensor.shape[1], base = tensor.pointer
+        self.init(rows: tensor.shape[0], cols: cols, format: format, groupSize: groupSize) {
+            UnsafePointer(base + $0 * cols)
+        }
+    }
+
+    /// Index in weights of W[r, k]: `TensorsSIMD.panelOffset` (blocks of 8 panels, columns interleaved), or for the
+    /// VNNI layout the same with quads of columns in place of columns (`CKernels/include/ckernels.h`).
+    func index(_ r: Int, _ k: Int) -> Int {
+        let (p, lane) = (r / 16, r % 16)
+        switch layout {
+        case .panels:
+            return panelOffset(panel: p, column: k, cols: cols, panels: panels) + lane
+        case .vnni:
+            let first = p & ~7, inBlock = min(8, panels - first)
+            let vector = first * (cols / 4) + (k / 4) * inBlock + (p - first)
+            return vector * 64 + lane * 4 + k % 4
+        }
+    }
+
+    deinit {
+        data.deallocate()
+        scales?.deallocate()
+        sums128?.deallocate()
+    }
+
+    /// Bytes one pass over the matrix reads (weights, padding and scales).
+    public var bytes: Int {
+        panels * cols * 16 * format.bytesPerWeight + (format == .int8 ? panels * groups * 16 * 4 : 0)
+            + (layout == .vnni ? panels * groups * 16 * 4 : 0)
+    }
+
+    /// Row r as the kernels see it (after rounding to the format), for references and tests.
+    public func dequantizedRow(_ r: Int) -> [Float] {
+        precondition(r >= 0 && r < rows, "row \(r) out of \(rows)")
+        let (p, lane) = (r / 16, r % 16)
+        return (0..<cols).map { k in
+            let i = index(r, k)
+            switch format {
+            case .f32: return data.assumingMemoryBound(to: Float.self)[i]
+            case .bf16: return bf16ToFloat(data.assumingMemoryBound(to: UInt16.self)[i])
+            case .int8:
+                let scale = scales![(p * groups + k / groupSize) * 16 + lane]
+                return Float(data.assumingMemoryBound(to: Int8.self)[i]) * scale
+            }
+        }
+    }
+}

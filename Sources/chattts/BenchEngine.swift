@@ -1,0 +1,415 @@
+import ArgumentParser
+import ChatTTS
+import Foundation
+import Tensors
+
+/// `chattts bench engine`: the native engine's speed on this machine, beside the official implementation's.
+///
+/// For each weight format it runs a child process (so each reports its own peak memory) that loads the model,
+/// runs fixed numbers of GPT steps at each batch size, and times the vocoder; the parent measures the machine's
+/// memory bandwidth, prints the table, and runs `scripts/bench/reference_engine.py` on the same asset folder for
+/// the ratios. Use a full-size model (make_fixtures.py --full-size) for numbers that mean anything.
+struct BenchEngine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Measure GPT steps/s per weight format and batch, vocoder cost, RTF, memory, bandwidth use.")
+
+    @Option(help: "Folder in the official ChatTTS asset layout (a full-size model for real numbers).")
+    var assets: String = "asset"
+
+    @Option(help: "Weight formats to measure, comma-separated (f32, bf16, int8).")
+    var dtypes: String = "f32,bf16,int8"
+
+    @Option(help: "Batch sizes, comma-separated.")
+    var batches: String = "1,4,8"
+
+    @Option(help: "Timed decode steps per batch size (after the prefill step).")
+    var steps: Int = 64
+
+    @Option(help: "Compute threads (default: one per core).")
+    var threads: Int?
+
+    @Option(name: .customLong("reference-python"),
+            help: "Python with the official chattts package: also time the reference implementation.")
+    var referencePython: String?
+
+    @Option(name: .customLong("reference-script"), help: "The reference side of the benchmark.")
+    var referenceScript: String = "scripts/bench/reference_engine.py"
+
+    @Option(help: "Text each sequence speaks.")
+    var text: String = "Hello, this is a speed test of the speech engine."
+
+    @Option(help: "Runs of each format (medians are printed, with the range of batch 1).")
+    var repeats: Int = 3
+
+    @Flag(name: .customLong("no-kernels"), help: "Skip the kernel table (matrix products alone, each path).")
+    var noKernels = false
+
+    @Option(help: .hidden)
+    var child: String?
+
+    func validate() throws {
+        guard steps >= 1 else { throw ValidationError("--steps must be >= 1") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard batchList.allSatisfy({ $0 >= 1 }), !batchList.isEmpty else {
+            throw ValidationError("--batches must list sizes >= 1")
+        }
+        for d in formatNames where WeightFormat(rawValue: d) == nil {
+            throw ValidationError("--dtypes: unknown format '\(d)' (f32, bf16, int8)")
+        }
+    }
+
+    var batchList: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var formatNames: [String] { dtypes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func run() async throws {
+        if let child {
+            let result = try measure(format: WeightFormat(rawValue: child)!)
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data)
+            return
+        }
+        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        print("# chattts bench engine, \(Self.timestamp())")
+        print("machine: \(Self.cpuName()), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+              + "\(ProcessInfo.processInfo.physicalMemory >> 30) GiB; features: \(CPUFeatures.detected); "
+              + "kernels: \(KernelISA.best.rawValue); threads: \(threadCount)")
+        print("load before the run: \(Self.loadAverage())")
+        print("model: \(assets); \(steps) timed steps per batch size after the prefill step")
+        let bandwidth = Self.measureBandwidth(threads: threadCount)
+        print(String(format: "memory read bandwidth (measured now, 512 MiB sum): %.1f GB/s with 1 thread, "
+                     + "%.1f GB/s with %d", bandwidth.one, bandwidth.all, threadCount))
+        print("")
+        if !noKernels { kernelTable(threads: threadCount) }
+        var rows: [[String: Any]] = []
+        var ranges: [String: (Double, Double)] = [:]
+        for name in formatNames {
+            var runs: [[String: Any]] = []
+            for _ in 0..<repeats { runs.append(try runChild(format: name)) }
+            let b1 = runs.map { ($0["batches"] as! [String: Double])["1"] ?? 0 }
+            ranges[name] = (b1.min() ?? 0, b1.max() ?? 0)
+            rows.append(Self.median(runs))
+        }
+        let bl = batchList
+        print("GPT decode, steps/s over all sequences (batch b: b steps per forward pass); median of \(repeats) runs")
+        print(Self.pad("dtype", 6) + bl.map { Self.pad("b=\($0)", 10, left: true) }.joined()
+              + ["MB/step", "GB/s b=1", "of peak", "RTF b=1", "peak RSS"].map { Self.pad($0, 11, left: true) }.joined())
+        for r in rows {
+            let per = r["batches"] as! [String: Double]
+            let mb = r["bytes_per_step"] as! Double / 1e6
+            let b1 = per["1"] ?? 0
+            let gbs = b1 * mb / 1e3
+            print(Self.pad(r["dtype"] as! String, 6)
+                  + bl.map { Self.pad(String(format: "%.1f", per[String($0)] ?? 0), 10, left: true) }.joined()
+                  + [String(format: "%.0f", mb), String(format: "%.1f", gbs),
+                     String(format: "%.0f%%", 100 * gbs / bandwidth.all),
+                     String(format: "%.3f", r["rtf_batch1"] as? Double ?? 0),
+                     String(format: "%.0f MB", r["peak_rss_mb"] as! Double)]
+                    .map { Self.pad($0, 11, left: true) }.joined())
+        }
+        for r in rows {
+            let name = r["dtype"] as! String
+            if let (low, high) = ranges[name], repeats > 1 {
+                print(String(format: "  %@ batch 1 over the %d runs: %.1f to %.1f steps/s", name as NSString, repeats,
+                             low, high))
+            }
+        }
+        print("")
+        for r in rows {
+            print(String(format: "%@: load %.2f s; vocoder (decoder + Vocos) %.3f s per second of audio "
+                         + "(%.2f s of audio in %.3f s); decoder %.3f, Vocos %.3f s per second of audio",
+                         r["dtype"] as! NSString, r["load_s"] as! Double, r["vocoder_s_per_audio_s"] as! Double,
+                         r["vocoder_audio_s"] as! Double, r["vocoder_s"] as! Double,
+                         r["decoder_s_per_audio_s"] as! Double, r["vocos_s_per_audio_s"] as! Double))
+        }
+        defer { print("load after the run: \(Self.loadAverage())") }
+        guard let referencePython else { return }
+        print("")
+        print("reference: official chattts (\(referenceScript)), same weights, same steps, \(threadCount) threads")
+        let reference = try runReference(python: referencePython, threads: threadCount)
+        let refBatches = reference["batches"] as? [String: [String: Double]] ?? [:]
+        let refVocoder = (reference["vocoder"] as? [String: Double])?["s_per_audio_s"] ?? 0
+        print(String(format: "reference (torch %@): %@; vocoder %.3f s per second of audio; RTF b=1 %.3f",
+                     (reference["torch"] as? String ?? "?") as NSString,
+                     bl.map { String(format: "b=%d %.1f steps/s", $0, refBatches[String($0)]?["steps_per_s"] ?? 0) }
+                        .joined(separator: ", ") as NSString,
+                     refVocoder, reference["rtf_batch1"] as? Double ?? 0))
+        print("speed-up over the reference (steps/s ratio; vocoder: time ratio):")
+        for r in rows {
+            let per = r["batches"] as! [String: Double]
+            let ratios = bl.map { b -> String in
+                let ref = refBatches[String(b)]?["steps_per_s"] ?? 0
+                return String(format: "b=%d %.1fx", b, ref > 0 ? (per[String(b)] ?? 0) / ref : 0)
+            }
+            let voc = r["vocoder_s_per_audio_s"] as! Double
+            print(String(format: "  %-5@ %@, vocoder %.1fx", r["dtype"] as! NSString,
+                         ratios.joined(separator: ", ") as NSString, voc > 0 ? refVocoder / voc : 0))
+        }
+    }
+
+    // MARK: - One format, in a child process
+
+    func measure(format: WeightFormat) throws -> [String: Any] {
+        let started = Date()
+        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets),
+                                     options: EngineOptions(format: format, threads: threads))
+        let loadSeconds = Date().timeIntervalSince(started)
+        var params = InferCodeParams()
+        params.minNewTokens = steps + 1
+        params.maxNewTokens = steps + 1
+        let ids = model.tokenizer.encode(model.decorateForCode(text, prompt: params.prompt, hasVoice: false))
+        let prompt = try model.promptEmbeddings(ids, voice: nil)
+        func sequences(_ n: Int) -> [GenerationSequence] {
+            (0..<n).map { i in
+                var p = params
+                p.seed = UInt64(i + 1)
+                return model.makeSequence(mode: .code, prompt: prompt.copy(), params: model.codeParams(p))
+            }
+        }
+        // Warm-up: pages in everything a step touches and starts the worker threads.
+        let warm = sequences(1)
+        for _ in 0..<4 { model.step(warm) }
+        var perBatch: [String: Double] = [:]
+        var first: GenerationSequence?
+        for b in batchList {
+            let seqs = sequences(b)
+            model.step(seqs)                                  // prefill + first step, not timed
+            let t0 = Self.now()
+            for _ in 0..<steps { model.step(seqs) }
+            let seconds = Self.now() - t0
+            perBatch[String(b)] = Double(b * steps) / seconds
+            if first == nil { first = seqs[0] }
+        }
+        // Vocoder: the hidden states of one sequence, best of 3.
+        var best = Double.infinity, decoderBest = Double.infinity, vocosBest = Double.infinity
+        var samples = 0
+        let seq = first!
+        for _ in 0..<3 {
+            let t0 = Self.now()
+            let mel = model.decoder(seq.hiddenStates())
+            let t1 = Self.now()
+            samples = model.vocos(mel).count
+            let t2 = Self.now()
+            best = min(best, t2 - t0)
+            decoderBest = min(decoderBest, t1 - t0)
+            vocosBest = min(vocosBest, t2 - t1)
+        }
+        let audio = Double(samples) / Double(model.sampleRate)
+        let b1 = perBatch["1"] ?? 0
+        let headBytes = model.embed.headCodePacked.bytes
+        return [
+            "dtype": format.rawValue,
+            "load_s": loadSeconds,
+            "batches": perBatch,
+            "bytes_per_step": Double(model.gpt.weightBytes + headBytes),
+            "vocoder_s": best,
+            "vocoder_audio_s": audio,
+            "vocoder_s_per_audio_s": best / audio,
+            "decoder_s_per_audio_s": decoderBest / audio,
+            "vocos_s_per_audio_s": vocosBest / audio,
+            "rtf_batch1": b1 > 0 ? 46.875 / b1 + best / audio : 0,
+            "peak_rss_mb": Self.peakRSS() / 1e6,
+        ]
+    }
+
+    func runChild(format: String) throws -> [String: Any] {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        arguments += ["--child", format]
+        let output = try Self.runProcess(CommandLine.arguments[0], arguments, environment: nil)
+        guard let object = try JSONSerialization.jsonObject(with: output) as? [String: Any] else {
+            throw ValidationError("benchmark child for \(format) printed no result")
+        }
+        return object
+    }
+
+    func runReference(python: String, threads: Int) throws -> [String: Any] {
+        var environment = ProcessInfo.processInfo.environment
+        // Machine-wide OpenBLAS settings meant for old builds; the reference runs as PyTorch ships (CPU-NOTES).
+        environment["OPENBLAS_CORETYPE"] = nil
+        environment["OPENBLAS_L2_SIZE"] = nil
+        let output = try Self.runProcess(python, [referenceScript, "--assets", assets, "--threads", String(threads),
+                                                  "--batches", batches, "--steps", String(steps), "--text", text],
+                                         environment: environment)
+        let line = String(decoding: output, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw ValidationError("the reference script printed no result")
+        }
+        return object
+    }
+
+    // MARK: - Kernels alone
+
+    /// Matrix products alone, from memory (a GPT layer's shapes repeated past 256 MB), on every path this CPU has:
+    /// the Swift panel kernels per format and instruction set, and for int8 the C VNNI kernel. GB/s of weights read.
+    func kernelTable(threads: Int) {
+        let pool = WorkerPool(threads: threads)
+        let shapes = [(2304, 768), (768, 768), (6144, 768), (768, 3072)]
+        var paths: [(String, WeightFormat, PackedMatrix.Layout, KernelISA)] = []
+        for format in WeightFormat.allCases {
+            for isa in KernelISA.available where isa != .baseline {
+                paths.append(("\(format) swift \(isa)", format, .panels, isa))
+            }
+            if format == .int8 && KernelISA.vnniSupported { paths.append(("int8 C vnni", .int8, .vnni, .avx512)) }
+        }
+        print("matrix products alone, weights from memory, GB/s of weights read (\(threads) threads):")
+        print(Self.pad("path", 18) + [1, 8].map { Self.pad("b=\($0)", 10, left: true) }.joined())
+        var rng = SeededRNG(seed: 3)
+        let sources = shapes.map { (r, c) in (0..<(r * c)).map { _ in rng.gaussian() * 0.02 } }
+        let x = (0..<(8 * 6144)).map { _ in rng.gaussian() }
+        var y = [Float](repeating: 0, count: 8 * 6144)
+        for (name, format, layout, isa) in paths {
+            var mats: [PackedMatrix] = []
+            var total = 0
+            while total < 256 << 20 {
+                for ((r, c), src) in zip(shapes, sources) {
+                    let m = src.withUnsafeBufferPointer { b in
+                        PackedMatrix(rows: r, cols: c, format: format, layout: layout) { b.baseAddress! + $0 * c }
+                    }
+                    mats.append(m)
+                    total += m.bytes
+                }
+            }
+            var line = Self.pad(name, 18)
+            for batch in [1, 8] {
+                var best = Double.infinity
+                for _ in 0..<4 {
+                    let t0 = Self.now()
+                    for m in mats { Kernels.packedProduct(m, x: x, batch: batch, y: &y, pool: pool, isa: isa) }
+                    best = min(best, Self.now() - t0)
+                }
+                line += Self.pad(String(format: "%.1f", Double(total) / best / 1e9), 10, left: true)
+            }
+            print(line)
+        }
+        print("")
+    }
+
+    // MARK: - Helpers
+
+    static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return left ? fill + s : s + fill
+    }
+
+    /// Per key, the median over runs (numbers, and per-batch dictionaries of numbers); other values from the first.
+    static func median(_ runs: [[String: Any]]) -> [String: Any] {
+        func mid(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        }
+        var out = runs[0]
+        for (key, value) in runs[0] {
+            if value is Double || value is NSNumber, !(value is String) {
+                out[key] = mid(runs.compactMap { ($0[key] as? NSNumber)?.doubleValue })
+            } else if let per = value as? [String: Double] {
+                var m: [String: Double] = [:]
+                for k in per.keys { m[k] = mid(runs.compactMap { ($0[key] as? [String: Double])?[k] }) }
+                out[key] = m
+            }
+        }
+        return out
+    }
+
+    static func runProcess(_ path: String, _ arguments: [String], environment: [String: String]?) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let command = ([path] + arguments).joined(separator: " ")
+            throw ValidationError("\(command) exited with \(process.terminationStatus)")
+        }
+        return data
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Read bandwidth: sums a 512 MiB buffer (far beyond any cache), best of 5, on 1 thread and on the pool.
+    static func measureBandwidth(threads: Int) -> (one: Double, all: Double) {
+        let count = 128 << 20
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        for i in 0..<count { buffer[i] = Float(i & 7) }
+        let pool = WorkerPool(threads: threads)
+        let shared = SendablePointer(pointer: buffer)
+        func pass(_ t: Int) -> Double {
+            let chunks = t * 8
+            let per = count / chunks
+            let start = now()
+            let sums = UnsafeMutablePointer<Float>.allocate(capacity: chunks)
+            defer { sums.deallocate() }
+            let out = SendablePointer(pointer: sums)
+            let body: (Int) -> Void = { c in out.pointer[c] = sumFloats(shared.pointer + c * per, per) }
+            if t == 1 { for c in 0..<chunks { body(c) } } else { pool.run(tasks: chunks, body) }
+            let seconds = now() - start
+            var total: Float = 0
+            for c in 0..<chunks { total += sums[c] }
+            precondition(total > 0)
+            return Double(count * 4) / seconds / 1e9
+        }
+        var one = 0.0, all = 0.0
+        for _ in 0..<5 {
+            one = max(one, pass(1))
+            all = max(all, pass(threads))
+        }
+        return (one, all)
+    }
+
+    static func peakRSS() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+
+    static func cpuName() -> String {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+        for line in info.split(separator: "\n") where line.hasPrefix("model name") {
+            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        }
+        return "unknown CPU"
+    }
+
+    static func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+            .split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+    }
+
+    static func timestamp() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss Z"
+        return f.string(from: Date())
+    }
+}
+
+/// A raw pointer handed to pool tasks; each task touches only its own range.
+struct SendablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+}
+
+func sumFloats(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
+    var i = 0
+    while i + 32 <= n {
+        let raw = UnsafeRawPointer(p + i)
+        a += raw.loadUnaligned(as: SIMD8<Float>.self)
+        b += raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+        c += raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+        d += raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+        i += 32
+    }
+    var s = (a + b + c + d).sum()
+    while i < n { s += p[i]; i += 1 }
+    return s
+}
