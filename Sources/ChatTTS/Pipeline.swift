@@ -73,6 +73,11 @@ extension ChatTTSModel {
         return out
     }
 
+    public func refineParams(_ p: RefineTextParams) -> GenerationParams {
+        GenerationParams(temperature: [p.temperature], topP: p.topP, topK: p.topK, repetitionPenalty: p.repetitionPenalty,
+                         minNewTokens: p.minNewTokens, maxNewTokens: p.maxNewTokens, seed: p.seed)
+    }
+
     public func codeParams(_ p: InferCodeParams) -> GenerationParams {
         GenerationParams(temperature: [Float](repeating: p.temperature, count: config.numVQ), topP: p.topP, topK: p.topK,
                          repetitionPenalty: p.repetitionPenalty, minNewTokens: p.minNewTokens,
@@ -87,16 +92,19 @@ extension ChatTTSModel {
     /// Refinement: the GPT rewrites each text with prosody tokens; ids at or above `[break_0]` are dropped and the
     /// rest decoded back to text, as the reference does.
     public func refine(_ texts: [String], params: RefineTextParams) throws -> [String] {
-        let gp = GenerationParams(temperature: [params.temperature], topP: params.topP, topK: params.topK,
-                                  repetitionPenalty: params.repetitionPenalty, minNewTokens: params.minNewTokens,
-                                  maxNewTokens: params.maxNewTokens, seed: params.seed)
+        let gp = refineParams(params)
         let sequences = try texts.map { text in
             let ids = tokenizer.encode(decorateForRefine(text, prompt: params.prompt))
             return makeSequence(mode: .text, prompt: try promptEmbeddings(ids, voice: nil), params: gp)
         }
         generate(sequences)
+        return sequences.map(refinedText)
+    }
+
+    /// The text a finished refinement sequence wrote: ids at or above `[break_0]` dropped, the rest decoded.
+    public func refinedText(_ sequence: GenerationSequence) -> String {
         let limit = tokenizer.id(of: "[break_0]") ?? Int.max
-        return sequences.map { s in tokenizer.decode(s.tokens.map { $0[0] }.filter { $0 < limit }) }
+        return tokenizer.decode(sequence.tokens.map { $0[0] }.filter { $0 < limit })
     }
 
     /// Normalizes, refines and decorates texts, then makes one code sequence per text (not yet stepped).

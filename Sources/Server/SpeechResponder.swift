@@ -91,15 +91,22 @@ struct SpeechResponder: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    /// Waits for the first audio chunk before any status is sent, so a request that fails in the queue still gets
+    /// its error status (503 for a timeout) instead of a truncated 200.
+    private func firstChunk(_ audio: AudioIterator, watch: JobWatch, textField: String) async throws -> [Float]? {
+        do {
+            return try await audio.next()
+        } catch {
+            watch.failed()
+            throw reject(error, textField: textField, trace: watch.trace)
+        }
+    }
+
     /// Bytes as they are made. The status is sent with the first audio chunk, so a request that times out in the
     /// queue still gets its 503; after that, a failure ends the body early (the client sees a truncated transfer).
     private func streamed(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String) async throws -> Response {
         let audio = AudioIterator(job.audio)
-        let first: [Float]?
-        do { first = try await audio.next() } catch {
-            watch.failed()
-            throw reject(error, textField: textField, trace: watch.trace)
-        }
+        let first = try await firstChunk(audio, watch: watch, textField: textField)
         let rate = sampleRate
         let body = ResponseBody { writer in
             var samples = 0
@@ -134,11 +141,7 @@ struct SpeechResponder: Sendable {
     private func events(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String,
                         inputCharacters: Int) async throws -> Response {
         let audio = AudioIterator(job.audio)
-        let first: [Float]?
-        do { first = try await audio.next() } catch {
-            watch.failed()
-            throw reject(error, textField: textField, trace: watch.trace)
-        }
+        let first = try await firstChunk(audio, watch: watch, textField: textField)
         let rate = sampleRate
         let body = ResponseBody { writer in
             var samples = 0

@@ -57,9 +57,15 @@ public final class ChatTTSEngine: SpeechEngine {
         let seed = p.seed ?? UInt64.random(in: 0...UInt64.max)
         let job = Job(request: request, seed: seed, vocoder: StreamingVocoder(model: model))
         if p.refine {
-            let params = GenerationParams(temperature: [p.refineTemperature], topP: p.refineTopP, topK: p.refineTopK,
-                                          repetitionPenalty: p.refineRepetitionPenalty, minNewTokens: 0,
-                                          maxNewTokens: p.refineMaxNewTokens, seed: seed)
+            var refine = RefineTextParams()
+            refine.prompt = p.refinePrompt
+            refine.temperature = p.refineTemperature
+            refine.topP = p.refineTopP
+            refine.topK = p.refineTopK
+            refine.repetitionPenalty = p.refineRepetitionPenalty
+            refine.maxNewTokens = p.refineMaxNewTokens
+            refine.seed = seed
+            let params = model.refineParams(refine)
             let ids = model.tokenizer.encode(model.decorateForRefine(text, prompt: p.refinePrompt))
             job.refining = model.makeSequence(mode: .text, prompt: try model.promptEmbeddings(ids, voice: nil), params: params)
         } else {
@@ -102,8 +108,7 @@ public final class ChatTTSEngine: SpeechEngine {
         for job in batch where !job.cancelled {
             // A finished refinement becomes the speech prompt; it joins the batch at the next step.
             guard let refining = job.refining, refining.finished else { continue }
-            let limit = model.tokenizer.id(of: "[break_0]") ?? Int.max
-            let refined = model.tokenizer.decode(refining.tokens.map { $0[0] }.filter { $0 < limit })
+            let refined = model.refinedText(refining)
             job.refineSteps = refining.steps + (refining.endedOnEOS ? 1 : 0)
             job.refining = nil
             do {
