@@ -14,6 +14,14 @@ static inline size_t quad_offset(int p, int kq, int quads, int panels) {
     return (size_t)first * quads + (size_t)kq * in_block + (p - first);
 }
 
+// Offset in floats of the 16 scales (or sums) of panel p, group g: per block of 8 panels, group by group, the
+// block's panels side by side, so a block's scales are read in order, like its weights.
+static inline size_t side_offset(int p, int g, int groups, int panels) {
+    int first = p & ~7;
+    int in_block = min_int(8, panels - first);
+    return ((size_t)first * groups + (size_t)g * in_block + (p - first)) * 16;
+}
+
 // NP panels x NB input rows, NP * NB <= 8; each (panel, row) slot sums a group in int32, then adds it scaled.
 #define VNNI_TILE(NP, NB)                                                                                         \
     VNNI_TARGET static void tile_##NP##_##NB(                                                                     \
@@ -31,6 +39,15 @@ static inline size_t quad_offset(int p, int kq, int quads, int panels) {
             __m512i acc[NP][NB];                                                                                  \
             for (int p = 0; p < NP; p++)                                                                          \
                 for (int b = 0; b < NB; b++) acc[p][b] = _mm512_setzero_si512();                                  \
+            /* One input row streams the weights once: fetch the next group's scales and sums (a second and  */ \
+            /* third stream, 512 bytes per group) while this group's weights stream in.                       */ \
+            if (NB == 1 && g + 1 < groups) {                                                                  \
+                for (int p = 0; p < NP; p++) {                                                                    \
+                    const size_t at = side_offset(panel + p, g + 1, groups, panels);                          \
+                    _mm_prefetch((const char *)(wscales + at), _MM_HINT_T0);                                      \
+                    _mm_prefetch((const char *)(wsums128 + at), _MM_HINT_T0);                                     \
+                }                                                                                                 \
+            }                                                                                                     \
             for (int q = g * gq; q < (g + 1) * gq; q++) {                                                         \
                 if (next) {                                                                                       \
                     /* Several input rows walk a block panel by panel, a 64-byte line in every 512: fetch the   */ \
@@ -51,7 +68,7 @@ static inline size_t quad_offset(int p, int kq, int quads, int panels) {
                 }                                                                                                 \
             }                                                                                                     \
             for (int p = 0; p < NP; p++) {                                                                        \
-                const size_t at = ((size_t)(panel + p) * groups + g) * 16;                                        \
+                const size_t at = side_offset(panel + p, g, groups, panels);                                        \
                 const __m512 ws = _mm512_loadu_ps(wscales + at);                                                  \
                 const __m512i corr = _mm512_loadu_si512(wsums128 + at);                                           \
                 for (int b = 0; b < NB; b++) {                                                                    \

@@ -43,12 +43,15 @@ public struct GPT: Sendable {
         let format = options.resolvedFormat(gptParameters: config.parameterCount)
         self.format = format
         let group = options.groupSize
+        // Every layer's matrices in shared huge-page regions: a step streams them all.
+        let arena = WeightArena()
         /// Packs matrices stacked by rows, then lets go of the float32 source pages.
         func pack(_ parts: [Tensor]) -> PackedMatrix {
             let cols = parts[0].shape[1]
             var owners: [(Tensor, Int)] = []
             for p in parts { for r in 0..<p.shape[0] { owners.append((p, r)) } }
-            let packed = PackedMatrix(rows: owners.count, cols: cols, format: format, groupSize: group) { r in
+            let packed = PackedMatrix(rows: owners.count, cols: cols, format: format, groupSize: group,
+                                      arena: arena) { r in
                 UnsafePointer(owners[r].0.pointer + owners[r].1 * cols)
             }
             for p in parts { p.storage.releaseMappedPages() }

@@ -43,6 +43,8 @@ public final class PackedMatrix: @unchecked Sendable {
     let scales: UnsafeMutablePointer<Float>?
     /// VNNI layout only: 128 * the sum of each row's int8 weights per group, [panels, groups, 16].
     let sums128: UnsafeMutablePointer<Int32>?
+    /// The huge-page region holding data, scales and sums (`WeightArena`).
+    private let region: HugePageRegion
 
     /// Where the weights of a panel sit.
     public enum Layout: Sendable {
@@ -63,8 +65,10 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// Packs rows given by `row(r)` (each `cols` floats): the rows of one checkpoint matrix, or of several stacked
     /// (the GPT's q, k, v projections become one matrix, one pass over the input).
+    /// `arena`: where the memory comes from (a model packs all its matrices into one); nil gives the matrix a
+    /// region of its own.
     public init(rows: Int, cols: Int, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize,
-                layout: Layout? = nil, row: (Int) -> UnsafePointer<Float>) {
+                layout: Layout? = nil, arena: WeightArena? = nil, row: (Int) -> UnsafePointer<Float>) {
         precondition(rows > 0 && cols > 0, "PackedMatrix: empty \(rows)x\(cols)")
         self.rows = rows
         self.cols = cols
@@ -76,13 +80,20 @@ public final class PackedMatrix: @unchecked Sendable {
         self.layout = layout
         panels = (rows + 15) / 16
         groups = (cols + self.groupSize - 1) / self.groupSize
-        sums128 = layout == .vnni ? .allocate(capacity: panels * groups * 16) : nil
-        sums128?.initialize(repeating: 0, count: panels * groups * 16)
+        // One zeroed block: weights, then scales (int8), then sums (VNNI), each 64-byte aligned.
         let count = panels * cols * 16
-        data = .allocate(byteCount: count * format.bytesPerWeight, alignment: 64)
-        data.initializeMemory(as: UInt8.self, repeating: 0, count: count * format.bytesPerWeight)
-        scales = format == .int8 ? .allocate(capacity: panels * groups * 16) : nil
-        scales?.initialize(repeating: 0, count: panels * groups * 16)
+        let dataBytes = (count * format.bytesPerWeight + 63) & ~63
+        let sideBytes = (panels * groups * 16 * 4 + 63) & ~63
+        let total = dataBytes + (format == .int8 ? sideBytes : 0) + (layout == .vnni ? sideBytes : 0)
+        let block = arena?.allocate(byteCount: total) ?? {
+            let own = HugePageRegion(byteCount: total)
+            return (own.base, own)
+        }()
+        region = block.owner
+        data = block.pointer
+        scales = format == .int8 ? (block.pointer + dataBytes).bindMemory(to: Float.self, capacity: sideBytes / 4) : nil
+        sums128 = layout == .vnni
+            ? (block.pointer + dataBytes + sideBytes).bindMemory(to: Int32.self, capacity: sideBytes / 4) : nil
         for r in 0..<rows {
             let src = row(r)
             let (p, lane) = (r / 16, r % 16)
@@ -100,7 +111,7 @@ public final class PackedMatrix: @unchecked Sendable {
                     var largest: Float = 0
                     for k in k0..<k1 { largest = max(largest, abs(src[k])) }
                     let scale = largest / 127
-                    scales![(p * groups + g) * 16 + lane] = scale
+                    scales![sideIndex(panel: p, group: g) + lane] = scale
                     let inverse = scale > 0 ? 1 / scale : 0
                     var sum: Int32 = 0
                     for k in k0..<k1 {
@@ -108,17 +119,18 @@ public final class PackedMatrix: @unchecked Sendable {
                         dst[index(r, k)] = q
                         sum += Int32(q)
                     }
-                    sums128?[(p * groups + g) * 16 + lane] = 128 * sum
+                    sums128?[sideIndex(panel: p, group: g) + lane] = 128 * sum
                 }
             }
         }
     }
 
     /// Packs a [rows, cols] float32 tensor.
-    public convenience init(_ tensor: Tensor, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize) {
+    public convenience init(_ tensor: Tensor, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize,
+                            arena: WeightArena? = nil) {
         precondition(tensor.rank == 2, "PackedMatrix: need a matrix, got \(tensor.shape)")
         let cols = tensor.shape[1], base = tensor.pointer
-        self.init(rows: tensor.shape[0], cols: cols, format: format, groupSize: groupSize) {
+        self.init(rows: tensor.shape[0], cols: cols, format: format, groupSize: groupSize, arena: arena) {
             UnsafePointer(base + $0 * cols)
         }
     }
@@ -137,10 +149,17 @@ public final class PackedMatrix: @unchecked Sendable {
         }
     }
 
-    deinit {
-        data.deallocate()
-        scales?.deallocate()
-        sums128?.deallocate()
+    /// Index in floats of the 16 scales (or VNNI sums) of `panel` and `group`: [panels, groups, 16] for the panel
+    /// layout; for the VNNI layout by blocks of 8 panels, group by group, so that they stream in order beside the
+    /// weights (`CKernels` `side_offset`).
+    func sideIndex(panel p: Int, group g: Int) -> Int {
+        switch layout {
+        case .panels:
+            return (p * groups + g) * 16
+        case .vnni:
+            let first = p & ~7, inBlock = min(8, panels - first)
+            return (first * groups + g * inBlock + (p - first)) * 16
+        }
     }
 
     /// Bytes one pass over the matrix reads (weights, padding and scales).
@@ -159,7 +178,7 @@ public final class PackedMatrix: @unchecked Sendable {
             case .f32: return data.assumingMemoryBound(to: Float.self)[i]
             case .bf16: return bf16ToFloat(data.assumingMemoryBound(to: UInt16.self)[i])
             case .int8:
-                let scale = scales![(p * groups + k / groupSize) * 16 + lane]
+                let scale = scales![sideIndex(panel: p, group: k / groupSize) + lane]
                 return Float(data.assumingMemoryBound(to: Int8.self)[i]) * scale
             }
         }

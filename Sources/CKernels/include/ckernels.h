@@ -23,7 +23,8 @@ extern "C" {
 ///
 /// weights: the VNNI layout, blocks of 8 panels; inside a block, for each quad of columns (k, k+1, k+2, k+3) the
 /// 64 bytes of each panel (16 rows x 4 columns, row-major) follow each other. cols is a multiple of group_size,
-/// group_size a multiple of 4. wscales: [panels][groups][16] floats. wsums128: [panels][groups][16] int32,
+/// group_size a multiple of 4. wscales: [blocks of 8 panels][groups][panels in block][16] floats.
+/// wsums128: the same layout, int32,
 /// 128 * the sum of each row's int8 weights in the group. xq: [batch][x_stride] unsigned bytes, the activations
 /// quantized to int8 plus 128. xscales: [batch][groups].
 void chattts_vnni_int8_product(const int8_t *weights, const float *wscales, const int32_t *wsums128, int rows,
