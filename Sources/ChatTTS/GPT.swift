@@ -82,7 +82,7 @@ public struct GPT: Sendable {
     }
 
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.numLayers, kvDim: config.numKVHeads * config.headDim, capacity: capacity)
+        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity)
     }
 
     /// Runs new positions of several sequences in one pass and appends them to their caches.
@@ -124,12 +124,9 @@ public struct GPT: Sendable {
             rope.apply(qkv.pointer + qDim, tokens: rows, heads: c.numKVHeads, positions: positions, tokenStride: qkvDim)
             // Append this layer's keys and values, then attend per sequence over its own cache.
             for (s, (cache, n)) in zip(caches, counts).enumerated() {
-                let past = cache.length
-                let keys = cache.keys(layer: li), values = cache.values(layer: li)
                 for j in 0..<n {
                     let src = qkv.pointer + (firstRow[s] + j) * qkvDim
-                    (keys + (past + j) * kvDim).update(from: src + qDim, count: kvDim)
-                    (values + (past + j) * kvDim).update(from: src + qDim + kvDim, count: kvDim)
+                    cache.store(layer: li, position: cache.length + j, k: src + qDim, v: src + qDim + kvDim)
                 }
             }
             attention.run(layer: li, qkv: qkv.pointer, qkvStride: qkvDim, out: attn.pointer, pool: pool)
@@ -206,19 +203,18 @@ struct Attention {
     func attend(sequence s: Int, head: Int, layer: Int, buffers: AttentionBuffers, qkvStride: Int,
                 scores: UnsafeMutablePointer<Float>) {
         let cache = caches[s], n = counts[s], past = cache.length
-        let kvDim = kvHeads * headDim, qDim = heads * headDim
-        let kvOffset = (head / (heads / kvHeads)) * headDim
-        let keys = cache.keys(layer: layer), values = cache.values(layer: layer)
+        let qDim = heads * headDim
+        let kvHead = head / (heads / kvHeads)
+        let keys = cache.keys(layer: layer, head: kvHead), values = cache.values(layer: layer, head: kvHead)
         let scale = 1 / Float(headDim).squareRoot()
         for j in 0..<n {
             let r = firstRows[s] + j
             let q = buffers.qkv + r * qkvStride + head * headDim
             let context = past + j + 1                 // causal: up to and including this position
-            Kernels.attentionScores(q: q, keys: keys + kvOffset, stride: kvDim, count: context, dim: headDim,
-                                    scale: scale, out: scores)
+            Kernels.attentionScores(q: q, keyTiles: keys, count: context, dim: headDim, scale: scale, out: scores)
             Kernels.softmax(scores, count: context)
-            Kernels.attentionMix(weights: scores, values: values + kvOffset, stride: kvDim, count: context,
-                                 dim: headDim, out: buffers.out + r * qDim + head * headDim)
+            Kernels.attentionMix(weights: scores, values: values, stride: headDim, count: context, dim: headDim,
+                                 out: buffers.out + r * qDim + head * headDim)
         }
     }
 }

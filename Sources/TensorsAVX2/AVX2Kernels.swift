@@ -33,10 +33,10 @@ public func avx2PanelInt8(
 }
 
 public func avx2AttentionScores(
-    q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dim: Int, scale: Float,
+    q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
     out: UnsafeMutablePointer<Float>
 ) {
-    attentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale, out: out, fused: true)
+    attentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out, fused: true)
 }
 
 public func avx2AttentionMix(

@@ -17,7 +17,7 @@ struct KernelDispatchTests {
         if features.contains(.avx512) { #expect(features.contains(.avx2FMA)) }
     }
 
-    @Test("attention scores and mix match the scalar reference on every path", arguments: [16, 64, 70])
+    @Test("attention scores and mix match the scalar reference on every path", arguments: [16, 64, 70, 136])
     func attention(dim: Int) {
         var rng = RNG(seed: UInt64(dim))
         let count = 37, stride = dim * 3
@@ -30,11 +30,16 @@ struct KernelDispatchTests {
                                           out: &expectedScores)
         Kernels.Reference.attentionMix(weights: weights, values: keys, stride: stride, count: count, dim: dim,
                                        out: &expectedMix)
+        // The same keys in the cache's tiled layout; the unused lanes of the last tile hold NaN, which must not leak.
+        var tiles = [Float](repeating: .nan, count: (count + 15) / 16 * 16 * dim)
+        for t in 0..<count {
+            for d in 0..<dim { tiles[Kernels.keyTileOffset(position: t, dimension: d, dim: dim)] = keys[t * stride + d] }
+        }
         for isa in KernelISA.available {
             var scores = [Float](repeating: .nan, count: count)
             var mix = [Float](repeating: .nan, count: dim)
-            Kernels.attentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: 0.125,
-                                    out: &scores, isa: isa)
+            Kernels.attentionScores(q: q, keyTiles: tiles, count: count, dim: dim, scale: 0.125, out: &scores,
+                                    isa: isa)
             Kernels.attentionMix(weights: weights, values: keys, stride: stride, count: count, dim: dim, out: &mix,
                                  isa: isa)
             KernelTesting.expectClose(scores, expectedScores, nmse: 1e-11, maxAbs: 1e-5, "scores \(isa) dim \(dim)")

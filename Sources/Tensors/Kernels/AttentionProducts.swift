@@ -3,22 +3,29 @@ import TensorsAVX512
 import TensorsSIMD
 
 /// The two products of attention over a KV cache, for one query row and one head (the softmax in between is
-/// `Kernels.softmax`). Keys and values are rows of a cache with `stride` floats between positions.
+/// `Kernels.softmax`). Keys are tiles of 16 positions, dimension-major inside a tile (`keyTileOffset` in
+/// `TensorsSIMD/AttentionKernels.swift`); values are rows with `stride` floats between positions.
 extension Kernels {
-    /// out[t] = scale * dot(q, keys + t * stride) over `dim` floats, t in 0..<count.
+    /// out[t] = scale * dot(q, key t) over `dim` floats, t in 0..<count, keys tiled (`keyTileOffset`).
     public static func attentionScores(
-        q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dim: Int, scale: Float,
+        q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
         out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
     ) {
         switch isa {
         case .avx512:
-            avx512AttentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale, out: out)
+            avx512AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
         case .avx2:
-            avx2AttentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale, out: out)
+            avx2AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
         case .baseline:
-            TensorsSIMD.attentionScores(q: q, keys: keys, stride: stride, count: count, dim: dim, scale: scale,
-                                        out: out, fused: false)
+            TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out,
+                                        fused: false)
         }
+    }
+
+    /// Index in floats of dimension d of position t in tiled keys.
+    @inline(__always)
+    public static func keyTileOffset(position t: Int, dimension d: Int, dim: Int) -> Int {
+        TensorsSIMD.keyTileOffset(position: t, dimension: d, dim: dim)
     }
 
     /// out[d] = sum_t weights[t] * values[t * stride + d], d in 0..<dim (out is overwritten).
@@ -39,7 +46,7 @@ extension Kernels {
 }
 
 extension Kernels.Reference {
-    /// Scalar twin of `Kernels.attentionScores`, in Double.
+    /// Scalar twin of `Kernels.attentionScores`, in Double, over keys as rows (`stride` floats apart).
     public static func attentionScores(
         q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dim: Int, scale: Float,
         out: UnsafeMutablePointer<Float>
