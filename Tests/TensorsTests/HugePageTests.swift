@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import Tensors
+
+/// Huge-page memory for weights and caches: what the engine relies on (alignment, zeroed memory, no overlap,
+/// lifetime tied to the matrices placed in it).
+@Suite("Memory: huge-page regions and the weight arena")
+struct HugePageTests {
+    typealias RNG = KernelTesting.SplitMix64
+
+    @Test("a region is 2 MiB aligned, zeroed and writable end to end, small or large")
+    func regionIsAlignedAndZeroed() {
+        for size in [1, 4095, 3 << 20, (5 << 20) + 123] {
+            let region = HugePageRegion(byteCount: size)
+            #expect(Int(bitPattern: region.base) % HugePageRegion.alignment == 0, "size \(size)")
+            let bytes = region.base.assumingMemoryBound(to: UInt8.self)
+            #expect((0..<size).allSatisfy { bytes[$0] == 0 }, "size \(size) zeroed")
+            for i in stride(from: 0, to: size, by: 4096) { bytes[i] = 7 }
+            bytes[size - 1] = 9
+            #expect(bytes[size - 1] == 9)
+        }
+    }
+
+    @Test("arena blocks are aligned, zeroed and disjoint; large ones get a region of their own")
+    func arenaBlocksAreDisjoint() {
+        let arena = WeightArena(regionBytes: 1 << 20)
+        var blocks: [(UnsafeMutableRawPointer, Int, HugePageRegion)] = []
+        for (i, size) in [100, 64, 300_000, 5000, 1, 700_000, 200_000, 3 << 20].enumerated() {
+            let (pointer, owner) = arena.allocate(byteCount: size, alignment: i % 2 == 0 ? 64 : 4096)
+            #expect(Int(bitPattern: pointer) % (i % 2 == 0 ? 64 : 4096) == 0)
+            let bytes = pointer.assumingMemoryBound(to: UInt8.self)
+            #expect((0..<size).allSatisfy { bytes[$0] == 0 }, "block \(i) zeroed")
+            bytes.update(repeating: UInt8(i + 1), count: size)
+            blocks.append((pointer, size, owner))
+            if size > (1 << 20) / 4 { #expect(owner.base == pointer, "block \(i) has its own region") }
+        }
+        // Every block still holds its own fill: nothing overlapped.
+        for (i, (pointer, size, _)) in blocks.enumerated() {
+            let bytes = pointer.assumingMemoryBound(to: UInt8.self)
+            #expect((0..<size).allSatisfy { bytes[$0] == UInt8(i + 1) }, "block \(i) intact")
+        }
+    }
+
+    @Test("matrices packed into an arena keep working after the arena is gone")
+    func matricesOutliveTheArena() {
+        var rng = RNG(seed: 11)
+        let (rows, cols) = (70, 256)
+        let w = rng.normal(rows * cols, scale: 0.05)
+        let x = rng.normal(2 * cols)
+        var matrices: [PackedMatrix] = []
+        do {
+            let arena = WeightArena(regionBytes: 64 << 10)
+            for format in WeightFormat.allCases {
+                matrices.append(w.withUnsafeBufferPointer { b in
+                    PackedMatrix(rows: rows, cols: cols, format: format, arena: arena) { b.baseAddress! + $0 * cols }
+                })
+            }
+        }
+        for m in matrices {
+            var expected = [Float](repeating: 0, count: 2 * rows)
+            var actual = [Float](repeating: .nan, count: 2 * rows)
+            Kernels.Reference.packedProduct(m, x: x, batch: 2, y: &expected)
+            Kernels.packedProduct(m, x: x, batch: 2, y: &actual)
+            KernelTesting.expectClose(actual, expected, nmse: 1e-10, maxAbs: 1e-4, "\(m.format)")
+        }
+    }
+}
