@@ -22,7 +22,7 @@ static inline size_t side_offset(int p, int g, int groups, int panels) {
     return ((size_t)first * groups + (size_t)g * in_block + (p - first)) * 16;
 }
 
-// NP panels x NB input rows, NP * NB <= 8; each (panel, row) slot sums a group in int32, then adds it scaled.
+// NP panels x NB input rows, NP * NB <= 16; each (panel, row) slot sums a group in int32, then adds it scaled.
 #define VNNI_TILE(NP, NB)                                                                                         \
     VNNI_TARGET static void tile_##NP##_##NB(                                                                     \
         const int8_t *weights, const float *wscales, const int32_t *wsums128, int rows, int cols, int group_size, \
@@ -50,12 +50,12 @@ static inline size_t side_offset(int p, int g, int groups, int panels) {
             }                                                                                                     \
             for (int q = g * gq; q < (g + 1) * gq; q++) {                                                         \
                 if (next) {                                                                                       \
-                    /* Several input rows walk a block panel by panel, a 64-byte line in every 512: fetch the   */ \
-                    /* next block's line at the same place meanwhile, so it streams in whole and in order.      */ \
+                    /* Several input rows walk a block panel by panel, a 64-byte line in every 512: meanwhile   */ \
+                    /* fetch the next block front to back, a line per line used, so memory sees one stream.     */ \
                     for (int p = 0; p < NP; p++) {                                                                \
                         const int local = (panel + p) & 7;                                                        \
                         if (local < next_step)                                                                    \
-                            _mm_prefetch((const char *)(next + (size_t)q * next_step + local), _MM_HINT_T0);      \
+                            _mm_prefetch((const char *)(next + (size_t)local * quads + q), _MM_HINT_T0);          \
                     }                                                                                             \
                 }                                                                                                 \
                 __m512i wv[NP];                                                                                   \
@@ -101,6 +101,8 @@ VNNI_TILE(1, 1)
 VNNI_TILE(2, 2)
 VNNI_TILE(1, 2)
 VNNI_TILE(1, 4)
+VNNI_TILE(2, 8)
+VNNI_TILE(4, 4)
 
 VNNI_TARGET void chattts_vnni_int8_product(const int8_t *weights, const float *wscales, const int32_t *wsums128,
                                            int rows, int cols, int group_size, int panel_begin, int panel_end,
@@ -125,8 +127,8 @@ VNNI_TARGET void chattts_vnni_int8_product(const int8_t *weights, const float *w
                 int used;
 #define CALL(NP, NB) tile_##NP##_##NB(weights, wscales, wsums128, rows, cols, group_size, p, panels, xb, x_stride, sb, \
                                       yb, ldy, accumulate, b == 0 ? next : 0, next_step); used = NP
-                if (n == 8) { CALL(1, 8); }
-                else if (n == 4) { if (np >= 2) { CALL(2, 4); } else { CALL(1, 4); } }
+                if (n == 8) { if (np >= 2) { CALL(2, 8); } else { CALL(1, 8); } }
+                else if (n == 4) { if (np >= 4) { CALL(4, 4); } else if (np >= 2) { CALL(2, 4); } else { CALL(1, 4); } }
                 else if (n == 2) { if (np >= 4) { CALL(4, 2); } else if (np >= 2) { CALL(2, 2); } else { CALL(1, 2); } }
                 else if (np >= 8) { CALL(8, 1); }
                 else if (np >= 4) { CALL(4, 1); }

@@ -15,7 +15,8 @@ struct KernelQuantTests {
     static let variants: [(WeightFormat, PackedMatrix.Layout)] =
         [(.f32, .panels), (.bf16, .panels), (.int8, .panels)] + (KernelISA.vnniSupported ? [(.int8, .vnni)] : [])
 
-    static let shapes = [(1, 1, 1), (17, 33, 1), (16, 64, 3), (40, 130, 5), (130, 96, 8), (33, 768, 9), (260, 200, 13)]
+    static let shapes = [(1, 1, 1), (17, 33, 1), (16, 64, 3), (40, 130, 5), (70, 128, 6), (130, 96, 8), (33, 768, 9),
+                         (260, 200, 13)]
 
     @Test("every format, layout and kernel path matches the scalar reference, plain and accumulating",
           arguments: 0..<4)
