@@ -88,7 +88,7 @@ public struct Sampler: Sendable {
     /// Removes the least likely tokens whose cumulative probability (ascending order) stays within 1 - topP.
     static func applyTopP(_ logits: UnsafeMutableBufferPointer<Float>, topP: Float, minKeep: Int) {
         let n = logits.count
-        let order = (0..<n).sorted { (logits[$0], $0) < (logits[$1], $1) }   // ascending, stable on ties
+        let order = ascendingOrder(logits)
         let maxValue = logits[order[n - 1]]
         guard maxValue > -.infinity else { return }
         var probabilities = order.map { Foundation.exp(logits[$0] - maxValue) }
@@ -107,8 +107,38 @@ public struct Sampler: Sendable {
     static func applyTopK(_ logits: UnsafeMutableBufferPointer<Float>, topK: Int, minKeep: Int) {
         let k = min(max(topK, minKeep), logits.count)
         guard k < logits.count else { return }
-        let threshold = logits.sorted(by: >)[k - 1]
+        // The k-th largest value (duplicates counted), what `logits.sorted(by: >)[k - 1]` gives, from the k largest
+        // kept in a small descending buffer: after top-P most logits are -inf and never enter it.
+        var largest = [Float](repeating: -.infinity, count: k)
+        for x in logits where x > largest[k - 1] {
+            var j = k - 1
+            while j > 0 && largest[j - 1] < x {
+                largest[j] = largest[j - 1]
+                j -= 1
+            }
+            largest[j] = x
+        }
+        let threshold = largest[k - 1]
         for i in 0..<logits.count where logits[i] < threshold { logits[i] = -.infinity }
+    }
+
+    /// Indices of `logits` by ascending value, equal values by ascending index: the order of sorting the pairs
+    /// (value, index), computed as one sort of integer keys (the value's bits made order-preserving, the index
+    /// below them), several times faster than sorting with a closure. -0.0 counts as 0.0, as it compares; NaN as -inf.
+    static func ascendingOrder(_ logits: UnsafeMutableBufferPointer<Float>) -> [Int] {
+        precondition(logits.count <= Int(UInt32.max), "too many logits")
+        var keys = [UInt64](repeating: 0, count: logits.count)
+        for i in 0..<logits.count {
+            let x = logits[i]
+            // NaN (a broken model) sorts with -inf instead of trapping.
+            let bits = (x.isNaN ? -Float.infinity : x == 0 ? Float(0) : x).bitPattern
+            // Positive floats order like their bits; negative ones in reverse: flip all bits of negatives, the sign
+            // bit of positives.
+            let ordered = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+            keys[i] = UInt64(ordered) << 32 | UInt64(i)
+        }
+        keys.sort()
+        return keys.map { Int($0 & 0xFFFF_FFFF) }
     }
 
     /// Softmax and one draw. With no finite score, returns the argmax of the raw input (never happens in practice).

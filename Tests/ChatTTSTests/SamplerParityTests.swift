@@ -72,4 +72,30 @@ struct SamplerParityTests {
         scores[3] = 100
         #expect(Set(draws(9)) == [3])
     }
+
+    @Test("the key-sort order and the top-K buffer equal sorting by (value, index) and sorted(by: >), ties, -0.0, -inf")
+    func fastSelectionEqualsSorting() {
+        var rng = SeededRNG(seed: 21)
+        for trial in 0..<300 {
+            let n = 1 + trial % 700
+            // Few distinct values (ties), signed zeros and -inf among them, as after penalties and top-P.
+            var logits = (0..<n).map { _ in Float(Int(rng.uniform() * 40) - 20) / 4 }
+            for i in 0..<n where rng.uniform() < 0.3 { logits[i] = -.infinity }
+            for i in 0..<n where rng.uniform() < 0.05 { logits[i] = rng.uniform() < 0.5 ? -0.0 : 0.0 }
+            let expectedOrder = (0..<n).sorted { (logits[$0], $0) < (logits[$1], $1) }
+            let order = logits.withUnsafeMutableBufferPointer { Sampler.ascendingOrder($0) }
+            #expect(order == expectedOrder, "trial \(trial)")
+            for k in [1, 3, 20, n - 1, n] where k >= 1 {
+                var expected = logits
+                let kk = min(max(k, 3), n)
+                if kk < n {
+                    let threshold = logits.sorted(by: >)[kk - 1]
+                    for i in 0..<n where expected[i] < threshold { expected[i] = -.infinity }
+                }
+                var got = logits
+                got.withUnsafeMutableBufferPointer { Sampler.applyTopK($0, topK: k, minKeep: 3) }
+                #expect(got == expected, "trial \(trial) k \(k)")
+            }
+        }
+    }
 }
