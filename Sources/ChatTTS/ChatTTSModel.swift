@@ -78,10 +78,22 @@ public struct EngineOptions: Sendable, Equatable {
     /// Columns per int8 scale.
     public var groupSize: Int
 
-    public init(format: WeightFormat? = nil, threads: Int? = nil, groupSize: Int = PackedMatrix.defaultGroupSize) {
+    /// How KV caches store keys and values; nil chooses (`resolvedKVCache`): float32 with float32 weights (the
+    /// exact reference path), float16 with bf16 or int8 weights (half the bytes attention reads, far less error
+    /// than the weights' rounding).
+    public var kvCache: KVCache.Precision?
+
+    public init(format: WeightFormat? = nil, threads: Int? = nil, groupSize: Int = PackedMatrix.defaultGroupSize,
+                kvCache: KVCache.Precision? = nil) {
         self.format = format
         self.threads = threads
         self.groupSize = groupSize
+        self.kvCache = kvCache
+    }
+
+    public func resolvedKVCache(format: WeightFormat) -> KVCache.Precision {
+        if let kvCache { return kvCache }
+        return format == WeightFormat.f32 ? KVCache.Precision.f32 : KVCache.Precision.f16
     }
 
     /// Below this many GPT parameters (float32 bytes / 4) the automatic choice keeps float32: 16 M parameters,

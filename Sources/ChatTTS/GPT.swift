@@ -22,6 +22,8 @@ public struct GPT: Sendable {
     public let layers: [Layer]
     public let norm: Tensor            // [hidden]
     public let format: WeightFormat
+    /// How new caches store keys and values (`EngineOptions.kvCache`).
+    public let kvPrecision: KVCache.Precision
     /// Threads of the matrix products and attention; shared with the heads (`ChatTTSModel.step`).
     public let pool: WorkerPool
     let rope: RopeTable
@@ -42,6 +44,7 @@ public struct GPT: Sendable {
         let m = config.intermediateSize
         let format = options.resolvedFormat(gptParameters: config.parameterCount)
         self.format = format
+        kvPrecision = options.resolvedKVCache(format: format)
         let group = options.groupSize
         // Every layer's matrices in shared huge-page regions: a step streams them all.
         let arena = WeightArena()
@@ -82,7 +85,8 @@ public struct GPT: Sendable {
     }
 
     public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity)
+        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity,
+                precision: kvPrecision)
     }
 
     /// Runs new positions of several sequences in one pass and appends them to their caches.
@@ -211,10 +215,21 @@ struct Attention {
             let r = firstRows[s] + j
             let q = buffers.qkv + r * qkvStride + head * headDim
             let context = past + j + 1                 // causal: up to and including this position
-            Kernels.attentionScores(q: q, keyTiles: keys, count: context, dim: headDim, scale: scale, out: scores)
-            Kernels.softmax(scores, count: context)
-            Kernels.attentionMix(weights: scores, values: values, stride: headDim, count: context, dim: headDim,
-                                 out: buffers.out + r * qDim + head * headDim)
+            let out = buffers.out + r * qDim + head * headDim
+            switch cache.precision {
+            case .f32:
+                Kernels.attentionScores(q: q, keyTiles: keys.assumingMemoryBound(to: Float.self), count: context,
+                                        dim: headDim, scale: scale, out: scores)
+                Kernels.softmax(scores, count: context)
+                Kernels.attentionMix(weights: scores, values: values.assumingMemoryBound(to: Float.self),
+                                     stride: headDim, count: context, dim: headDim, out: out)
+            case .f16:
+                Kernels.attentionScores(q: q, keyTiles: keys.assumingMemoryBound(to: Float16.self), count: context,
+                                        dim: headDim, scale: scale, out: scores)
+                Kernels.softmax(scores, count: context)
+                Kernels.attentionMix(weights: scores, values: values.assumingMemoryBound(to: Float16.self),
+                                     stride: headDim, count: context, dim: headDim, out: out)
+            }
         }
     }
 }

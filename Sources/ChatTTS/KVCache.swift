@@ -9,25 +9,37 @@ import Tensors
 /// Layout, per layer and KV head, so that attention reads one contiguous stretch per head: keys in tiles of 16
 /// positions, dimension-major inside a tile ([capacity / 16][headDim][16], `Kernels.keyTileOffset`), values as rows
 /// ([capacity][headDim]). Capacity is a multiple of 16. The buffers are huge-page regions: at 500 positions a
-/// sequence's cache is 60 MB, read once per step.
+/// sequence's cache is 60 MB in float32 (30 MB in float16), read once per step.
 public final class KVCache: @unchecked Sendable {
+    /// How the cache stores keys and values. float32 is exact; float16 halves what attention reads per step, which
+    /// at long contexts and large batches is more than the weights (8 sequences of 500 positions: 250 MB in float16
+    /// against 200 MB of int8 weights), for a rounding of 2^-11 relative.
+    public enum Precision: String, Sendable, CaseIterable {
+        case f32
+        case f16
+
+        public var bytes: Int { self == .f32 ? 4 : 2 }
+    }
+
+    public let precision: Precision
     public let layers: Int
     public let kvHeads: Int
     public let headDim: Int
     public private(set) var capacity: Int
     /// Positions already stored (the next token's RoPE position).
     public internal(set) var length: Int = 0
-    /// [layers, kvHeads, capacity * headDim], keys tiled.
+    /// [layers, kvHeads, capacity * headDim] of `precision`, keys tiled.
     private var keyRegion: HugePageRegion
     private var valueRegion: HugePageRegion
 
-    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, precision: Precision = .f32) {
+        self.precision = precision
         self.layers = layers
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.capacity = Self.rounded(capacity)
-        keyRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * 4)
-        valueRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * 4)
+        keyRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * precision.bytes)
+        valueRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * precision.bytes)
     }
 
     static func rounded(_ capacity: Int) -> Int { (max(capacity, 1) + 15) & ~15 }
@@ -38,44 +50,65 @@ public final class KVCache: @unchecked Sendable {
         guard needed > capacity else { return }
         var newCapacity = capacity
         while newCapacity < needed { newCapacity *= 2 }
-        let newKeys = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * 4)
-        let newValues = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * 4)
+        let size = precision.bytes
+        let newKeys = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * size)
+        let newValues = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * size)
         // Whole tiles of keys (the filled part of the last one included), rows of values.
-        let keyFloats = Self.rounded(length) * headDim, valueFloats = length * headDim
+        let keyBytes = Self.rounded(length) * headDim * size, valueBytes = length * headDim * size
         for block in 0..<(layers * kvHeads) {
-            (newKeys.base.assumingMemoryBound(to: Float.self) + block * newCapacity * headDim)
-                .update(from: keyRegion.base.assumingMemoryBound(to: Float.self) + block * capacity * headDim,
-                        count: keyFloats)
-            (newValues.base.assumingMemoryBound(to: Float.self) + block * newCapacity * headDim)
-                .update(from: valueRegion.base.assumingMemoryBound(to: Float.self) + block * capacity * headDim,
-                        count: valueFloats)
+            (newKeys.base + block * newCapacity * headDim * size)
+                .copyMemory(from: keyRegion.base + block * capacity * headDim * size, byteCount: keyBytes)
+            (newValues.base + block * newCapacity * headDim * size)
+                .copyMemory(from: valueRegion.base + block * capacity * headDim * size, byteCount: valueBytes)
         }
         keyRegion = newKeys
         valueRegion = newValues
         capacity = newCapacity
     }
 
-    /// Tiled keys of one layer and KV head.
-    func keys(layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
-        keyRegion.base.assumingMemoryBound(to: Float.self) + (layer * kvHeads + head) * capacity * headDim
+    /// Tiled keys of one layer and KV head (`precision` decides the element type).
+    func keys(layer: Int, head: Int) -> UnsafeMutableRawPointer {
+        keyRegion.base + (layer * kvHeads + head) * capacity * headDim * precision.bytes
     }
 
     /// Value rows of one layer and KV head.
-    func values(layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
-        valueRegion.base.assumingMemoryBound(to: Float.self) + (layer * kvHeads + head) * capacity * headDim
+    func values(layer: Int, head: Int) -> UnsafeMutableRawPointer {
+        valueRegion.base + (layer * kvHeads + head) * capacity * headDim * precision.bytes
     }
 
-    /// Stores position `position` of layer `layer`: k and v are [kvHeads * headDim] (heads side by side).
+    /// Stores position `position` of layer `layer`: k and v are [kvHeads * headDim] (heads side by side). float16
+    /// rounds to nearest and saturates at the largest finite half (65504) rather than becoming infinite.
     func store(layer: Int, position: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
         precondition(position < capacity, "KV position \(position) beyond capacity \(capacity)")
         for h in 0..<kvHeads {
-            let keyBase = keys(layer: layer, head: h), src = k + h * headDim
-            for d in 0..<headDim {
-                keyBase[Kernels.keyTileOffset(position: position, dimension: d, dim: headDim)] = src[d]
+            let src = k + h * headDim, vsrc = v + h * headDim
+            switch precision {
+            case .f32:
+                let keyBase = keys(layer: layer, head: h).assumingMemoryBound(to: Float.self)
+                for d in 0..<headDim {
+                    keyBase[Kernels.keyTileOffset(position: position, dimension: d, dim: headDim)] = src[d]
+                }
+                (values(layer: layer, head: h).assumingMemoryBound(to: Float.self) + position * headDim)
+                    .update(from: vsrc, count: headDim)
+            case .f16:
+                let keyBase = keys(layer: layer, head: h).assumingMemoryBound(to: Float16.self)
+                let valueBase = values(layer: layer, head: h).assumingMemoryBound(to: Float16.self)
+                    + position * headDim
+                for d in 0..<headDim {
+                    keyBase[Kernels.keyTileOffset(position: position, dimension: d, dim: headDim)] = Self.half(src[d])
+                    valueBase[d] = Self.half(vsrc[d])
+                }
             }
-            (values(layer: layer, head: h) + position * headDim).update(from: v + h * headDim, count: headDim)
         }
     }
 
-    public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * MemoryLayout<Float>.stride }
+    /// x rounded to float16, saturating at ±65504.
+    @inline(__always)
+    static func half(_ x: Float) -> Float16 {
+        let largest: Float = 65504
+        let clamped: Float = x > largest ? largest : x < -largest ? -largest : x
+        return Float16(clamped)
+    }
+
+    public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * precision.bytes }
 }

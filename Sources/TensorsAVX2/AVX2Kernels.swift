@@ -36,12 +36,30 @@ public func avx2AttentionScores(
     q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
     out: UnsafeMutablePointer<Float>
 ) {
-    attentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out, fused: true)
+    attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat32.self, count: count, dim: dim, scale: scale,
+                    out: out, fused: true)
+}
+
+public func avx2AttentionScores(
+    q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float16>, count: Int, dim: Int, scale: Float,
+    out: UnsafeMutablePointer<Float>
+) {
+    attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat16.self, count: count, dim: dim, scale: scale,
+                    out: out, fused: true)
 }
 
 public func avx2AttentionMix(
     weights: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, count: Int, dim: Int,
     out: UnsafeMutablePointer<Float>
 ) {
-    attentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out, fused: true)
+    attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat32.self, stride: stride, count: count,
+                 dim: dim, out: out, fused: true)
+}
+
+public func avx2AttentionMix(
+    weights: UnsafePointer<Float>, values: UnsafePointer<Float16>, stride: Int, count: Int, dim: Int,
+    out: UnsafeMutablePointer<Float>
+) {
+    attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat16.self, stride: stride, count: count,
+                 dim: dim, out: out, fused: true)
 }

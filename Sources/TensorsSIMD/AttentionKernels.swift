@@ -3,9 +3,52 @@
 ///
 /// Keys are stored in tiles of 16 positions, dimension-major inside a tile ([tiles][dim][16]): one vector load gives
 /// dimension d of 16 positions, so 16 scores come out of `dim` multiply-adds with no horizontal sums, and a tile
-/// (4 KB at dim 64) is one contiguous read. Values are rows ([positions][dim], contiguous per head).
+/// (4 KB at dim 64 in float32) is one contiguous read. Values are rows ([positions][dim], contiguous per head).
+/// Both in float32 or float16 (`KVElement`); the arithmetic is float32 either way.
 
-/// Index in floats of key dimension d of position t in a tiled key block (`attentionScores`).
+/// How cached keys and values are stored: float32, or float16 (half the bytes a step reads; converted on load).
+public protocol KVElement {
+    /// Bytes per stored value.
+    static var size: Int { get }
+    /// 16 values from `base` + `index` elements, widened to float32.
+    static func vector(_ base: UnsafeRawPointer, _ index: Int) -> PanelVector
+    /// One value, widened to float32.
+    static func scalar(_ base: UnsafeRawPointer, _ index: Int) -> Float
+}
+
+public enum KVFloat32: KVElement {
+    public static var size: Int { @_transparent get { 4 } }
+
+    @_transparent
+    public static func vector(_ base: UnsafeRawPointer, _ index: Int) -> PanelVector {
+        base.loadUnaligned(fromByteOffset: index &* 4, as: PanelVector.self)
+    }
+
+    @_transparent
+    public static func scalar(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        base.loadUnaligned(fromByteOffset: index &* 4, as: Float.self)
+    }
+}
+
+public enum KVFloat16: KVElement {
+    public static var size: Int { @_transparent get { 2 } }
+
+    @_transparent
+    public static func vector(_ base: UnsafeRawPointer, _ index: Int) -> PanelVector {
+        let h = base.loadUnaligned(fromByteOffset: index &* 2, as: SIMD16<Float16>.self)
+        var f = PanelVector()
+        // A lane loop: one vcvtph2ps where the instruction set has F16C (CPU-NOTES).
+        for i in 0..<16 { f[i] = Float(h[i]) }
+        return f
+    }
+
+    @_transparent
+    public static func scalar(_ base: UnsafeRawPointer, _ index: Int) -> Float {
+        Float(base.loadUnaligned(fromByteOffset: index &* 2, as: Float16.self))
+    }
+}
+
+/// Index in values of key dimension d of position t in a tiled key block (`attentionScores`).
 @_transparent
 public func keyTileOffset(position t: Int, dimension d: Int, dim: Int) -> Int {
     (t >> 4) &* dim &* 16 &+ d &* 16 &+ (t & 15)
@@ -13,34 +56,26 @@ public func keyTileOffset(position t: Int, dimension d: Int, dim: Int) -> Int {
 
 /// out[t] = scale * dot(q, key t) for t in 0..<count; keys tiled as `keyTileOffset` says.
 @_transparent
-public func attentionScores(
-    q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
+public func attentionScores<E: KVElement>(
+    q: UnsafePointer<Float>, keyTiles: UnsafeRawPointer, _ element: E.Type, count: Int, dim: Int, scale: Float,
     out: UnsafeMutablePointer<Float>, fused: Bool
 ) {
     var first = 0
     while first < count {
-        let tile = keyTiles + first &* dim
+        let tile = first &* dim          // in values
         // Four chains over the dimensions, so the multiply-adds' latency overlaps.
         var a0 = PanelVector(), a1 = PanelVector(), a2 = PanelVector(), a3 = PanelVector()
         var d = 0
         while d &+ 3 < dim {
-            let k = UnsafeRawPointer(tile + d &* 16)
-            a0 = fused ? a0.addingProduct(k.loadUnaligned(as: PanelVector.self), PanelVector(repeating: q[d]))
-                : a0 + k.loadUnaligned(as: PanelVector.self) * PanelVector(repeating: q[d])
-            a1 = fused ? a1.addingProduct(k.loadUnaligned(fromByteOffset: 64, as: PanelVector.self),
-                                          PanelVector(repeating: q[d &+ 1]))
-                : a1 + k.loadUnaligned(fromByteOffset: 64, as: PanelVector.self) * PanelVector(repeating: q[d &+ 1])
-            a2 = fused ? a2.addingProduct(k.loadUnaligned(fromByteOffset: 128, as: PanelVector.self),
-                                          PanelVector(repeating: q[d &+ 2]))
-                : a2 + k.loadUnaligned(fromByteOffset: 128, as: PanelVector.self) * PanelVector(repeating: q[d &+ 2])
-            a3 = fused ? a3.addingProduct(k.loadUnaligned(fromByteOffset: 192, as: PanelVector.self),
-                                          PanelVector(repeating: q[d &+ 3]))
-                : a3 + k.loadUnaligned(fromByteOffset: 192, as: PanelVector.self) * PanelVector(repeating: q[d &+ 3])
+            let k = tile &+ d &* 16
+            a0 = attentionFMA(a0, E.vector(keyTiles, k), PanelVector(repeating: q[d]), fused)
+            a1 = attentionFMA(a1, E.vector(keyTiles, k &+ 16), PanelVector(repeating: q[d &+ 1]), fused)
+            a2 = attentionFMA(a2, E.vector(keyTiles, k &+ 32), PanelVector(repeating: q[d &+ 2]), fused)
+            a3 = attentionFMA(a3, E.vector(keyTiles, k &+ 48), PanelVector(repeating: q[d &+ 3]), fused)
             d &+= 4
         }
         while d < dim {
-            let k = UnsafeRawPointer(tile + d &* 16).loadUnaligned(as: PanelVector.self)
-            a0 = fused ? a0.addingProduct(k, PanelVector(repeating: q[d])) : a0 + k * PanelVector(repeating: q[d])
+            a0 = attentionFMA(a0, E.vector(keyTiles, tile &+ d &* 16), PanelVector(repeating: q[d]), fused)
             d &+= 1
         }
         let scores = ((a0 + a1) + (a2 + a3)) * PanelVector(repeating: scale)
@@ -54,10 +89,10 @@ public func attentionScores(
     }
 }
 
-/// out[d] = sum_t weights[t] * values[t][d] for d in 0..<dim; values[t] starts at values + t * stride.
+/// out[d] = sum_t weights[t] * values[t][d] for d in 0..<dim; values[t] starts `stride` values after values[t - 1].
 @_transparent
-public func attentionMix(
-    weights: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, count: Int, dim: Int,
+public func attentionMix<E: KVElement>(
+    weights: UnsafePointer<Float>, values: UnsafeRawPointer, _ element: E.Type, stride: Int, count: Int, dim: Int,
     out: UnsafeMutablePointer<Float>, fused: Bool
 ) {
     let vectorDim = dim & ~15
@@ -70,32 +105,31 @@ public func attentionMix(
         var b0 = PanelVector(), b1 = PanelVector(), b2 = PanelVector(), b3 = PanelVector()
         var t = 0
         while t &+ 1 < count {
-            let v = UnsafeRawPointer(values + (t &* stride &+ c))
-            let u = UnsafeRawPointer(values + ((t &+ 1) &* stride &+ c))
+            let v = t &* stride &+ c, u = v &+ stride
             let w = PanelVector(repeating: weights[t]), x = PanelVector(repeating: weights[t &+ 1])
-            a0 = attentionFMA(a0, w, v.loadUnaligned(as: PanelVector.self), fused)
-            b0 = attentionFMA(b0, x, u.loadUnaligned(as: PanelVector.self), fused)
+            a0 = attentionFMA(a0, w, E.vector(values, v), fused)
+            b0 = attentionFMA(b0, x, E.vector(values, u), fused)
             if n > 1 {
-                a1 = attentionFMA(a1, w, v.loadUnaligned(fromByteOffset: 64, as: PanelVector.self), fused)
-                b1 = attentionFMA(b1, x, u.loadUnaligned(fromByteOffset: 64, as: PanelVector.self), fused)
+                a1 = attentionFMA(a1, w, E.vector(values, v &+ 16), fused)
+                b1 = attentionFMA(b1, x, E.vector(values, u &+ 16), fused)
             }
             if n > 2 {
-                a2 = attentionFMA(a2, w, v.loadUnaligned(fromByteOffset: 128, as: PanelVector.self), fused)
-                b2 = attentionFMA(b2, x, u.loadUnaligned(fromByteOffset: 128, as: PanelVector.self), fused)
+                a2 = attentionFMA(a2, w, E.vector(values, v &+ 32), fused)
+                b2 = attentionFMA(b2, x, E.vector(values, u &+ 32), fused)
             }
             if n > 3 {
-                a3 = attentionFMA(a3, w, v.loadUnaligned(fromByteOffset: 192, as: PanelVector.self), fused)
-                b3 = attentionFMA(b3, x, u.loadUnaligned(fromByteOffset: 192, as: PanelVector.self), fused)
+                a3 = attentionFMA(a3, w, E.vector(values, v &+ 48), fused)
+                b3 = attentionFMA(b3, x, E.vector(values, u &+ 48), fused)
             }
             t &+= 2
         }
         if t < count {
-            let v = UnsafeRawPointer(values + (t &* stride &+ c))
+            let v = t &* stride &+ c
             let w = PanelVector(repeating: weights[t])
-            a0 = attentionFMA(a0, w, v.loadUnaligned(as: PanelVector.self), fused)
-            if n > 1 { a1 = attentionFMA(a1, w, v.loadUnaligned(fromByteOffset: 64, as: PanelVector.self), fused) }
-            if n > 2 { a2 = attentionFMA(a2, w, v.loadUnaligned(fromByteOffset: 128, as: PanelVector.self), fused) }
-            if n > 3 { a3 = attentionFMA(a3, w, v.loadUnaligned(fromByteOffset: 192, as: PanelVector.self), fused) }
+            a0 = attentionFMA(a0, w, E.vector(values, v), fused)
+            if n > 1 { a1 = attentionFMA(a1, w, E.vector(values, v &+ 16), fused) }
+            if n > 2 { a2 = attentionFMA(a2, w, E.vector(values, v &+ 32), fused) }
+            if n > 3 { a3 = attentionFMA(a3, w, E.vector(values, v &+ 48), fused) }
         }
         let o = UnsafeMutableRawPointer(out + c)
         o.storeBytes(of: a0 + b0, as: PanelVector.self)
@@ -106,7 +140,7 @@ public func attentionMix(
     }
     while c < dim {
         var sum: Float = 0
-        for t in 0..<count { sum += weights[t] * values[t &* stride &+ c] }
+        for t in 0..<count { sum += weights[t] * E.scalar(values, t &* stride &+ c) }
         out[c] = sum
         c &+= 1
     }

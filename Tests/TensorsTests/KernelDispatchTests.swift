@@ -45,6 +45,26 @@ struct KernelDispatchTests {
             KernelTesting.expectClose(scores, expectedScores, nmse: 1e-11, maxAbs: 1e-5, "scores \(isa) dim \(dim)")
             KernelTesting.expectClose(mix, expectedMix, nmse: 1e-11, maxAbs: 1e-5, "mix \(isa) dim \(dim)")
         }
+        // float16 caches: the same products over the keys and values rounded to half, widened on load.
+        let halfTiles = tiles.map { Float16($0) }, halfKeys = keys.map { Float16($0) }
+        var expectedHalfScores = [Float](repeating: 0, count: count)
+        var expectedHalfMix = [Float](repeating: 0, count: dim)
+        let roundedKeys = halfKeys.map { Float($0) }
+        Kernels.Reference.attentionScores(q: q, keys: roundedKeys, stride: stride, count: count, dim: dim, scale: 0.125,
+                                          out: &expectedHalfScores)
+        Kernels.Reference.attentionMix(weights: weights, values: roundedKeys, stride: stride, count: count, dim: dim,
+                                       out: &expectedHalfMix)
+        for isa in KernelISA.available {
+            var scores = [Float](repeating: .nan, count: count)
+            var mix = [Float](repeating: .nan, count: dim)
+            Kernels.attentionScores(q: q, keyTiles: halfTiles, count: count, dim: dim, scale: 0.125, out: &scores,
+                                    isa: isa)
+            Kernels.attentionMix(weights: weights, values: halfKeys, stride: stride, count: count, dim: dim,
+                                 out: &mix, isa: isa)
+            KernelTesting.expectClose(scores, expectedHalfScores, nmse: 1e-11, maxAbs: 1e-5,
+                                      "f16 scores \(isa) dim \(dim)")
+            KernelTesting.expectClose(mix, expectedHalfMix, nmse: 1e-11, maxAbs: 1e-5, "f16 mix \(isa) dim \(dim)")
+        }
     }
 
     @Test("the pool runs every task exactly once, over many rounds, with pauses that let its workers sleep")

@@ -17,12 +17,28 @@ extension Kernels {
         case .avx2:
             avx2AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
         case .baseline:
-            TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out,
-                                        fused: false)
+            TensorsSIMD.attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat32.self, count: count,
+                                        dim: dim, scale: scale, out: out, fused: false)
         }
     }
 
-    /// Index in floats of dimension d of position t in tiled keys.
+    /// `attentionScores` over float16 keys (widened on load, float32 arithmetic).
+    public static func attentionScores(
+        q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float16>, count: Int, dim: Int, scale: Float,
+        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+    ) {
+        switch isa {
+        case .avx512:
+            avx512AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
+        case .avx2:
+            avx2AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
+        case .baseline:
+            TensorsSIMD.attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat16.self, count: count,
+                                        dim: dim, scale: scale, out: out, fused: false)
+        }
+    }
+
+    /// Index in values of dimension d of position t in tiled keys.
     @inline(__always)
     public static func keyTileOffset(position t: Int, dimension d: Int, dim: Int) -> Int {
         TensorsSIMD.keyTileOffset(position: t, dimension: d, dim: dim)
@@ -39,8 +55,24 @@ extension Kernels {
         case .avx2:
             avx2AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
         case .baseline:
-            TensorsSIMD.attentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out,
-                                     fused: false)
+            TensorsSIMD.attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat32.self,
+                                     stride: stride, count: count, dim: dim, out: out, fused: false)
+        }
+    }
+
+    /// `attentionMix` over float16 values (widened on load, float32 arithmetic).
+    public static func attentionMix(
+        weights: UnsafePointer<Float>, values: UnsafePointer<Float16>, stride: Int, count: Int, dim: Int,
+        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+    ) {
+        switch isa {
+        case .avx512:
+            avx512AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
+        case .avx2:
+            avx2AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
+        case .baseline:
+            TensorsSIMD.attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat16.self,
+                                     stride: stride, count: count, dim: dim, out: out, fused: false)
         }
     }
 }
