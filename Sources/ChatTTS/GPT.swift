@@ -216,20 +216,11 @@ struct Attention {
             let q = buffers.qkv + r * qkvStride + head * headDim
             let context = past + j + 1                 // causal: up to and including this position
             let out = buffers.out + r * qDim + head * headDim
-            switch cache.precision {
-            case .f32:
-                Kernels.attentionScores(q: q, keyTiles: keys.assumingMemoryBound(to: Float.self), count: context,
-                                        dim: headDim, scale: scale, out: scores)
-                Kernels.softmax(scores, count: context)
-                Kernels.attentionMix(weights: scores, values: values.assumingMemoryBound(to: Float.self),
-                                     stride: headDim, count: context, dim: headDim, out: out)
-            case .f16:
-                Kernels.attentionScores(q: q, keyTiles: keys.assumingMemoryBound(to: Float16.self), count: context,
-                                        dim: headDim, scale: scale, out: scores)
-                Kernels.softmax(scores, count: context)
-                Kernels.attentionMix(weights: scores, values: values.assumingMemoryBound(to: Float16.self),
-                                     stride: headDim, count: context, dim: headDim, out: out)
-            }
+            Kernels.attentionScores(q: q, keyTiles: keys, precision: cache.precision, count: context, dim: headDim,
+                                    scale: scale, out: scores)
+            Kernels.softmax(scores, count: context)
+            Kernels.attentionMix(weights: scores, values: values, precision: cache.precision, stride: headDim,
+                                 count: context, dim: headDim, out: out)
         }
     }
 }

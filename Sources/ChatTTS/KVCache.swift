@@ -14,12 +14,7 @@ public final class KVCache: @unchecked Sendable {
     /// How the cache stores keys and values. float32 is exact; float16 halves what attention reads per step, which
     /// at long contexts and large batches is more than the weights (8 sequences of 500 positions: 250 MB in float16
     /// against 200 MB of int8 weights), for a rounding of 2^-11 relative.
-    public enum Precision: String, Sendable, CaseIterable {
-        case f32
-        case f16
-
-        public var bytes: Int { self == .f32 ? 4 : 2 }
-    }
+    public typealias Precision = KVPrecision
 
     public let precision: Precision
     public let layers: Int

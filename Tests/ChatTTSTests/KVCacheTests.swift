@@ -57,7 +57,8 @@ struct KVCacheTests {
         params.minNewTokens = 70
         params.maxNewTokens = 70
         params.seed = 4
-        let ids = model.tokenizer.encode(model.decorateForCode("grow the cache", prompt: params.prompt, hasVoice: false))
+        let text = model.decorateForCode("grow the cache", prompt: params.prompt, hasVoice: false)
+        let ids = model.tokenizer.encode(text)
         let prompt = try model.promptEmbeddings(ids, voice: nil)
         func run(capacity: Int) -> GenerationSequence {
             let sequence = GenerationSequence(mode: .code, params: model.codeParams(params), prompt: prompt.copy(),

@@ -33,15 +33,18 @@ struct KernelDispatchTests {
         // The same keys in the cache's tiled layout; the unused lanes of the last tile hold NaN, which must not leak.
         var tiles = [Float](repeating: .nan, count: (count + 15) / 16 * 16 * dim)
         for t in 0..<count {
-            for d in 0..<dim { tiles[Kernels.keyTileOffset(position: t, dimension: d, dim: dim)] = keys[t * stride + d] }
+            for d in 0..<dim {
+                tiles[Kernels.keyTileOffset(position: t, dimension: d, dim: dim)] = keys[t * stride + d]
+            }
         }
         for isa in KernelISA.available {
             var scores = [Float](repeating: .nan, count: count)
             var mix = [Float](repeating: .nan, count: dim)
-            Kernels.attentionScores(q: q, keyTiles: tiles, count: count, dim: dim, scale: 0.125, out: &scores,
+            Kernels.attentionScores(q: q, keyTiles: tiles, precision: .f32, count: count, dim: dim, scale: 0.125,
+                                    out: &scores,
                                     isa: isa)
-            Kernels.attentionMix(weights: weights, values: keys, stride: stride, count: count, dim: dim, out: &mix,
-                                 isa: isa)
+            Kernels.attentionMix(weights: weights, values: keys, precision: .f32, stride: stride, count: count,
+                                 dim: dim, out: &mix, isa: isa)
             KernelTesting.expectClose(scores, expectedScores, nmse: 1e-11, maxAbs: 1e-5, "scores \(isa) dim \(dim)")
             KernelTesting.expectClose(mix, expectedMix, nmse: 1e-11, maxAbs: 1e-5, "mix \(isa) dim \(dim)")
         }
@@ -57,10 +60,11 @@ struct KernelDispatchTests {
         for isa in KernelISA.available {
             var scores = [Float](repeating: .nan, count: count)
             var mix = [Float](repeating: .nan, count: dim)
-            Kernels.attentionScores(q: q, keyTiles: halfTiles, count: count, dim: dim, scale: 0.125, out: &scores,
+            Kernels.attentionScores(q: q, keyTiles: halfTiles, precision: .f16, count: count, dim: dim, scale: 0.125,
+                                    out: &scores,
                                     isa: isa)
-            Kernels.attentionMix(weights: weights, values: halfKeys, stride: stride, count: count, dim: dim,
-                                 out: &mix, isa: isa)
+            Kernels.attentionMix(weights: weights, values: halfKeys, precision: .f16, stride: stride, count: count,
+                                 dim: dim, out: &mix, isa: isa)
             KernelTesting.expectClose(scores, expectedHalfScores, nmse: 1e-11, maxAbs: 1e-5,
                                       "f16 scores \(isa) dim \(dim)")
             KernelTesting.expectClose(mix, expectedHalfMix, nmse: 1e-11, maxAbs: 1e-5, "f16 mix \(isa) dim \(dim)")

@@ -5,36 +5,42 @@ import TensorsSIMD
 /// The two products of attention over a KV cache, for one query row and one head (the softmax in between is
 /// `Kernels.softmax`). Keys are tiles of 16 positions, dimension-major inside a tile (`keyTileOffset` in
 /// `TensorsSIMD/AttentionKernels.swift`); values are rows with `stride` floats between positions.
-extension Kernels {
-    /// out[t] = scale * dot(q, key t) over `dim` floats, t in 0..<count, keys tiled (`keyTileOffset`).
-    public static func attentionScores(
-        q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
-        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
-    ) {
-        switch isa {
-        case .avx512:
-            avx512AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
-        case .avx2:
-            avx2AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
-        case .baseline:
-            TensorsSIMD.attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat32.self, count: count,
-                                        dim: dim, scale: scale, out: out, fused: false)
-        }
-    }
+/// How a KV cache stores its keys and values.
+public enum KVPrecision: String, Sendable, CaseIterable {
+    /// Exact.
+    case f32
+    /// Half the bytes; widened on load, float32 arithmetic.
+    case f16
 
-    /// `attentionScores` over float16 keys (widened on load, float32 arithmetic).
+    public var bytes: Int { self == .f32 ? 4 : 2 }
+}
+
+extension Kernels {
+    /// out[t] = scale * dot(q, key t) over `dim` floats, t in 0..<count, keys tiled (`keyTileOffset`) and stored in
+    /// `precision`.
     public static func attentionScores(
-        q: UnsafePointer<Float>, keyTiles: UnsafePointer<Float16>, count: Int, dim: Int, scale: Float,
-        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+        q: UnsafePointer<Float>, keyTiles: UnsafeRawPointer, precision: KVPrecision, count: Int, dim: Int,
+        scale: Float, out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
     ) {
-        switch isa {
-        case .avx512:
-            avx512AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
-        case .avx2:
-            avx2AttentionScores(q: q, keyTiles: keyTiles, count: count, dim: dim, scale: scale, out: out)
-        case .baseline:
-            TensorsSIMD.attentionScores(q: q, keyTiles: UnsafeRawPointer(keyTiles), KVFloat16.self, count: count,
-                                        dim: dim, scale: scale, out: out, fused: false)
+        switch (isa, precision) {
+        case (.avx512, .f32):
+            avx512AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float.self), count: count,
+                                  dim: dim, scale: scale, out: out)
+        case (.avx512, .f16):
+            avx512AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float16.self), count: count,
+                                  dim: dim, scale: scale, out: out)
+        case (.avx2, .f32):
+            avx2AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float.self), count: count,
+                                dim: dim, scale: scale, out: out)
+        case (.avx2, .f16):
+            avx2AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float16.self), count: count,
+                                dim: dim, scale: scale, out: out)
+        case (.baseline, .f32):
+            TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, KVFloat32.self, count: count, dim: dim,
+                                        scale: scale, out: out, fused: false)
+        case (.baseline, .f16):
+            TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, KVFloat16.self, count: count, dim: dim,
+                                        scale: scale, out: out, fused: false)
         }
     }
 
@@ -44,35 +50,31 @@ extension Kernels {
         TensorsSIMD.keyTileOffset(position: t, dimension: d, dim: dim)
     }
 
-    /// out[d] = sum_t weights[t] * values[t * stride + d], d in 0..<dim (out is overwritten).
+    /// out[d] = sum_t weights[t] * values[t * stride + d], d in 0..<dim (out is overwritten), values stored in
+    /// `precision`.
     public static func attentionMix(
-        weights: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, count: Int, dim: Int,
-        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
+        weights: UnsafePointer<Float>, values: UnsafeRawPointer, precision: KVPrecision, stride: Int, count: Int,
+        dim: Int, out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
     ) {
-        switch isa {
-        case .avx512:
-            avx512AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
-        case .avx2:
-            avx2AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
-        case .baseline:
-            TensorsSIMD.attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat32.self,
-                                     stride: stride, count: count, dim: dim, out: out, fused: false)
-        }
-    }
-
-    /// `attentionMix` over float16 values (widened on load, float32 arithmetic).
-    public static func attentionMix(
-        weights: UnsafePointer<Float>, values: UnsafePointer<Float16>, stride: Int, count: Int, dim: Int,
-        out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
-    ) {
-        switch isa {
-        case .avx512:
-            avx512AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
-        case .avx2:
-            avx2AttentionMix(weights: weights, values: values, stride: stride, count: count, dim: dim, out: out)
-        case .baseline:
-            TensorsSIMD.attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat16.self,
-                                     stride: stride, count: count, dim: dim, out: out, fused: false)
+        switch (isa, precision) {
+        case (.avx512, .f32):
+            avx512AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float.self), stride: stride,
+                               count: count, dim: dim, out: out)
+        case (.avx512, .f16):
+            avx512AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float16.self), stride: stride,
+                               count: count, dim: dim, out: out)
+        case (.avx2, .f32):
+            avx2AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float.self), stride: stride,
+                             count: count, dim: dim, out: out)
+        case (.avx2, .f16):
+            avx2AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float16.self), stride: stride,
+                             count: count, dim: dim, out: out)
+        case (.baseline, .f32):
+            TensorsSIMD.attentionMix(weights: weights, values: values, KVFloat32.self, stride: stride, count: count,
+                                     dim: dim, out: out, fused: false)
+        case (.baseline, .f16):
+            TensorsSIMD.attentionMix(weights: weights, values: values, KVFloat16.self, stride: stride, count: count,
+                                     dim: dim, out: out, fused: false)
         }
     }
 }
