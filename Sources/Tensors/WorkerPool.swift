@@ -17,10 +17,35 @@ import Darwin
 /// The calling thread takes part, so `threads` counts it: a pool of 2 starts 1 background thread. Tasks are
 /// handed out one at a time from an atomic counter, so a thread that the OS pauses does fewer of them.
 /// `run` calls from several threads are serialized; calling `run` from inside a task deadlocks.
+///
+/// When a worker loses its core (another process wants it), a loop waits for that worker's task until the OS gives
+/// the core back, a time slice of milliseconds, a hundred times per decode step. The pool notices such a wait
+/// (`preemptedWaitSeconds`, `preemptedLoops` of them within `preemptedWindowSeconds`) and runs loops on the calling thread alone for a while (`serialBackoffSeconds`): the
+/// engine then runs at one thread's speed instead of collapsing. Results are the same either way (the kernels do
+/// not depend on the thread split).
 public final class WorkerPool: Sendable {
     public let threads: Int
     private let state: PoolState
-    private let serial = Mutex<Void>(())
+    /// Serializes `run`; holds the fallback state (see `run`).
+    private let serial = Mutex(Fallback())
+
+    struct Fallback {
+        /// Until when loops run on the calling thread alone.
+        var serialUntil: Double = 0
+        /// Loops that waited for a preempted worker since `windowStart`.
+        var slowLoops = 0
+        var windowStart: Double = 0
+    }
+
+    /// A loop whose threads, after the caller finished its share, still waited this long for a worker means the
+    /// worker lost its core (another process, an oversubscribed host): each such loop would wait a scheduler time
+    /// slice. Measured with one core taken by another process: 21 steps/s on 2 threads against 90 on 1.
+    public static let preemptedWaitSeconds: Double = 0.001
+    /// Slow loops within `preemptedWindowSeconds` that count as contention.
+    public static let preemptedLoops = 3
+    public static let preemptedWindowSeconds: Double = 0.05
+    /// How long the pool then runs loops on the calling thread alone before trying its workers again.
+    public static let serialBackoffSeconds: Double = 0.1
 
     /// How long an idle worker spins before it sleeps: longer than the sampling and bookkeeping between two decode
     /// steps (~0.3 ms at batch 1), so a generating engine never pays a wake-up, and short enough that an idle
@@ -50,9 +75,26 @@ public final class WorkerPool: Sendable {
             for t in 0..<tasks { body(t) }
             return
         }
-        serial.withLock { _ in
-            withoutActuallyEscaping(body) { escaping in
+        serial.withLock { fallback in
+            if PoolState.now() < fallback.serialUntil {
+                for t in 0..<tasks { body(t) }
+                return
+            }
+            let waited = withoutActuallyEscaping(body) { escaping in
                 state.dispatch(tasks: tasks, body: escaping)
+            }
+            // One slow loop can be the hypervisor pausing the vCPU for a moment; several within a short window
+            // are contention.
+            guard waited > Self.preemptedWaitSeconds else { return }
+            let now = PoolState.now()
+            if now - fallback.windowStart > Self.preemptedWindowSeconds {
+                fallback.windowStart = now
+                fallback.slowLoops = 0
+            }
+            fallback.slowLoops += 1
+            if fallback.slowLoops >= Self.preemptedLoops {
+                fallback.serialUntil = now + Self.serialBackoffSeconds
+                fallback.slowLoops = 0
             }
         }
     }
@@ -108,24 +150,31 @@ final class PoolState: @unchecked Sendable {
         }
     }
 
-    func dispatch(tasks: Int, body: @escaping (Int) -> Void) {
+    /// Runs the loop; returns how long the calling thread waited for workers after it ran out of tasks.
+    @discardableResult
+    func dispatch(tasks: Int, body: @escaping (Int) -> Void) -> Double {
         job = body
         taskCount = tasks
         finishedWorkers.store(0, ordering: .relaxed)
         nextTask.store(0, ordering: .relaxed)
         generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+        let woken = sleepers.load(ordering: .sequentiallyConsistent) > 0
+        if woken {
             pthread_mutex_lock(mutex)
             pthread_cond_broadcast(condition)
             pthread_mutex_unlock(mutex)
         }
         drain()
+        // Every task is taken; wait for the workers still running theirs.
+        let drained = Self.now()
         var spins = 0
         while finishedWorkers.load(ordering: .acquiring) < workers {
             spins += 1
             if spins & 1023 == 0 { sched_yield() }
         }
         job = nil
+        // A sleeping worker's wake-up is slow but says nothing about the machine: only count spinning workers.
+        return woken ? 0 : Self.now() - drained
     }
 
     func workerLoop(index: Int) {

@@ -86,6 +86,40 @@ struct KernelDispatchTests {
         }
     }
 
+    @Test("a worker that keeps losing its core sends loops to the calling thread, every task still run once")
+    func fallsBackWhenWorkersStall() {
+        let pool = WorkerPool(threads: 2)
+        let caller = pthread_self()
+        var fellBack = false
+        for _ in 0..<40 {
+            let tasks = 16
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+            counts.initialize(repeating: 0, count: tasks)
+            let shared = Counters(pointer: counts)
+            let onCaller = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+            onCaller.initialize(repeating: 0, count: tasks)
+            let where_ = Counters(pointer: onCaller)
+            pool.run(tasks: tasks) { t in
+                shared.pointer[t] += 1
+                if pthread_equal(pthread_self(), caller) != 0 {
+                    where_.pointer[t] = 1
+                    usleep(100)
+                } else {
+                    usleep(3000)            // the worker "loses its core" in the middle of its task
+                }
+            }
+            #expect((0..<tasks).allSatisfy { counts[$0] == 1 })
+            let allOnCaller = (0..<tasks).allSatisfy { onCaller[$0] == 1 }
+            counts.deallocate()
+            onCaller.deallocate()
+            if allOnCaller {
+                fellBack = true
+                break
+            }
+        }
+        #expect(fellBack, "the pool never ran a loop on the calling thread alone")
+    }
+
     @Test("callers on several threads are served one at a time, each getting all its tasks")
     func poolSerializesCallers() async {
         let pool = WorkerPool(threads: 2)
