@@ -19,10 +19,10 @@ import Darwin
 /// `run` calls from several threads are serialized; calling `run` from inside a task deadlocks.
 ///
 /// When a worker loses its core (another process wants it), a loop waits for that worker's task until the OS gives
-/// the core back, a time slice of milliseconds, a hundred times per decode step. The pool notices such a wait
-/// (`preemptedWaitSeconds`, `preemptedLoops` of them within `preemptedWindowSeconds`) and runs loops on the calling thread alone for a while (`serialBackoffSeconds`): the
-/// engine then runs at one thread's speed instead of collapsing. Results are the same either way (the kernels do
-/// not depend on the thread split).
+/// the core back, a time slice of milliseconds, a hundred times per decode step. The pool notices such waits
+/// (`preemptedLoops` waits over `preemptedWaitSeconds` within `preemptedWindowSeconds`) and runs loops on the
+/// calling thread alone for a while (`serialBackoffSeconds`): the engine then runs at one thread's speed instead of
+/// collapsing. Results are the same either way (the kernels do not depend on the thread split).
 public final class WorkerPool: Sendable {
     public let threads: Int
     private let state: PoolState
@@ -39,10 +39,11 @@ public final class WorkerPool: Sendable {
 
     /// A loop whose threads, after the caller finished its share, still waited this long for a worker means the
     /// worker lost its core (another process, an oversubscribed host): each such loop would wait a scheduler time
-    /// slice. Measured with one core taken by another process: 21 steps/s on 2 threads against 90 on 1.
-    public static let preemptedWaitSeconds: Double = 0.001
+    /// slice. Measured with one core taken by another process (int8, batch 1): 21 steps/s on 2 threads without this
+    /// fallback, 90 on 1 thread, 84-103 with it; unchanged when the machine is free.
+    public static let preemptedWaitSeconds: Double = 0.002
     /// Slow loops within `preemptedWindowSeconds` that count as contention.
-    public static let preemptedLoops = 3
+    public static let preemptedLoops = 4
     public static let preemptedWindowSeconds: Double = 0.05
     /// How long the pool then runs loops on the calling thread alone before trying its workers again.
     public static let serialBackoffSeconds: Double = 0.1
@@ -158,8 +159,7 @@ final class PoolState: @unchecked Sendable {
         finishedWorkers.store(0, ordering: .relaxed)
         nextTask.store(0, ordering: .relaxed)
         generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        let woken = sleepers.load(ordering: .sequentiallyConsistent) > 0
-        if woken {
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             pthread_mutex_lock(mutex)
             pthread_cond_broadcast(condition)
             pthread_mutex_unlock(mutex)
@@ -173,8 +173,7 @@ final class PoolState: @unchecked Sendable {
             if spins & 1023 == 0 { sched_yield() }
         }
         job = nil
-        // A sleeping worker's wake-up is slow but says nothing about the machine: only count spinning workers.
-        return woken ? 0 : Self.now() - drained
+        return Self.now() - drained
     }
 
     func workerLoop(index: Int) {

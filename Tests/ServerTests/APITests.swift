@@ -135,8 +135,16 @@ struct APITests {
     @Test("/metrics exposes request, latency, queue, batch, engine, memory and start-up metrics")
     func metrics() async throws {
         let client = try await TestServer.shared.get().client
-        _ = try await client.post("/v1/tts", json: ttsBody(tokens: 8))
-        let text = try await client.get("/metrics").text
+        let posted = try await client.post("/v1/tts", json: ttsBody(tokens: 8))
+        #expect(posted.status == 200, "POST /v1/tts answered \(posted.status)")
+        // The request's counters are written as its response completes, which the client can see first: poll.
+        let series = #"chattts_http_requests_total{route="/v1/tts",method="POST",status="200"}"#
+        var text = try await client.get("/metrics").text
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !text.contains(series), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            text = try await client.get("/metrics").text
+        }
         for name in [
             "chattts_http_requests_total", "chattts_http_request_duration_seconds_bucket", "chattts_time_to_first_audio_seconds_bucket",
             "chattts_queue_depth", "chattts_active_batch_size", "chattts_engine_steps_per_second", "chattts_engine_steps_total",
@@ -146,7 +154,7 @@ struct APITests {
         ] {
             #expect(text.contains(name), "\(name) exported")
         }
-        #expect(text.contains(#"chattts_http_requests_total{route="/v1/tts",method="POST",status="200"}"#))
+        #expect(text.contains(series))
         #expect((metricValue(text, "process_resident_memory_bytes") ?? 0) > 1_000_000)
     }
 }
