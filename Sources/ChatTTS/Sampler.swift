@@ -124,7 +124,8 @@ public struct Sampler: Sendable {
 
     /// Indices of `logits` by ascending value, equal values by ascending index: the order of sorting the pairs
     /// (value, index), computed as one sort of integer keys (the value's bits made order-preserving, the index
-    /// below them), several times faster than sorting with a closure. -0.0 counts as 0.0, as it compares; NaN as -inf.
+    /// below them), several times faster than sorting with a closure. -0.0 counts as 0.0, as it compares; NaN as
+    /// -inf.
     static func ascendingOrder(_ logits: UnsafeMutableBufferPointer<Float>) -> [Int] {
         precondition(logits.count <= Int(UInt32.max), "too many logits")
         var keys = [UInt64](repeating: 0, count: logits.count)

@@ -29,7 +29,8 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
 /// immutable after, shared by every request.
 ///
 /// Memory: panels * cols * 16 weights (the last panel padded with zero rows), 64-byte aligned, plus for int8 one
-/// float per row and group of `groupSize` columns, [panels, groups, 16].
+/// float per row and group of `groupSize` columns (and for VNNI one sum), placed as `sideIndex` says; all in one
+/// huge-page block (`WeightArena`).
 public final class PackedMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
@@ -41,7 +42,7 @@ public final class PackedMatrix: @unchecked Sendable {
     public let layout: Layout
     let data: UnsafeMutableRawPointer
     let scales: UnsafeMutablePointer<Float>?
-    /// VNNI layout only: 128 * the sum of each row's int8 weights per group, [panels, groups, 16].
+    /// VNNI layout only: 128 * the sum of each row's int8 weights per group, placed like the scales.
     let sums128: UnsafeMutablePointer<Int32>?
     /// The huge-page region holding data, scales and sums (`WeightArena`).
     private let region: HugePageRegion
