@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Layers point down only: chattts -> Server -> Synthesis -> ChatTTS -> Tensors -> C*.
-/// AudioCodecs is a leaf used by Server and the CLI. Synthesis and Server join with the service issue.
+/// Layers point down only: chattts -> ChatTTSService -> Server -> Synthesis <- ChatTTS -> Tensors -> C*.
+/// Synthesis is engine-agnostic (the engine protocol, scheduler, knob table); the ChatTTS engine implements it, and
+/// ChatTTSService wires that engine into the server. AudioCodecs is a leaf used by Server and the CLI; LoadTest is
+/// the HTTP load client of `chattts bench` and the tests.
 let package = Package(
     name: "chattts-swift",
     platforms: [.macOS(.v15)],
@@ -14,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
@@ -38,13 +39,11 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux], configuration: .release))]),
         .target(name: "TensorsAVX512", dependencies: ["TensorsSIMD"],
                 swiftSettings: [.unsafeFlags(["-Xcc", "-march=x86-64-v4"], .when(platforms: [.linux], configuration: .release))]),
-        .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA"]),
         .target(name: "Synthesis", dependencies: [
-            "ChatTTS",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
         ]),
+        .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA", "Synthesis"]),
         .systemLibrary(name: "CLame", path: "Sources/CLame", pkgConfig: "lame",
                        providers: [.apt(["libmp3lame-dev"])]),
         .systemLibrary(name: "COpus", path: "Sources/COpus", pkgConfig: "opus",
@@ -62,18 +61,22 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .target(name: "ChatTTSService", dependencies: ["ChatTTS", "Server", "Tensors"]),
+        .target(name: "LoadTest", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "chattts", dependencies: [
-            "ChatTTS", "AudioCodecs", "Server", "Tensors",
+            "ChatTTS", "ChatTTSService", "AudioCodecs", "Server", "Synthesis", "Tensors", "LoadTest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS", "AudioCodecs"]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "ChatTTS"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "AudioCodecs"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Synthesis", "ChatTTSService", "AudioCodecs", "LoadTest", "Tensors"]),
     ],
     swiftLanguageModes: [.v6]
 )

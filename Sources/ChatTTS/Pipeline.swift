@@ -1,31 +1,31 @@
 import Foundation
 import Tensors
 
-/// Parameters of the code (speech) stage, with the official names and defaults.
+/// Parameters of the code (speech) stage. Their defaults are the knob table's (`ChatTTSKnobs`), not repeated here.
 public struct InferCodeParams: Sendable {
-    public var prompt = "[speed_5]"
-    public var temperature: Float = 0.3
-    public var topP: Float? = 0.7
-    public var topK: Int? = 20
-    public var repetitionPenalty: Float = 1.05
-    public var maxNewTokens = 2048
-    public var minNewTokens = 0
+    public var prompt: String
+    public var temperature: Float
+    public var topP: Float?
+    public var topK: Int?
+    public var repetitionPenalty: Float
+    public var maxNewTokens: Int
+    public var minNewTokens: Int
     /// Seeds the sampler; the same seed, text and voice give the same audio.
-    public var seed: UInt64 = 0
-    public init() {}
+    public var seed: UInt64
+    public init() { self.init(ChatTTSKnobs.defaults, seed: 0) }
 }
 
 /// Parameters of the optional refinement stage (the GPT rewrites the text with prosody tokens).
 public struct RefineTextParams: Sendable {
-    public var prompt = ""
-    public var temperature: Float = 0.7
-    public var topP: Float? = 0.7
-    public var topK: Int? = 20
-    public var repetitionPenalty: Float = 1.0
-    public var maxNewTokens = 384
-    public var minNewTokens = 0
-    public var seed: UInt64 = 0
-    public init() {}
+    public var prompt: String
+    public var temperature: Float
+    public var topP: Float?
+    public var topK: Int?
+    public var repetitionPenalty: Float
+    public var maxNewTokens: Int
+    public var minNewTokens: Int
+    public var seed: UInt64
+    public init() { self.init(ChatTTSKnobs.defaults, seed: 0) }
 }
 
 public struct SynthesisOptions: Sendable {
@@ -35,6 +35,31 @@ public struct SynthesisOptions: Sendable {
     public var refine: RefineTextParams? = RefineTextParams()
     public var normalize = true
     public init() {}
+}
+
+/// Which stage a prompt is for, with the stage's parameters.
+public enum PromptStage: Sendable {
+    case speech(InferCodeParams, voice: Voice?)
+    case refine(RefineTextParams)
+}
+
+/// Why a text cannot become a prompt.
+public struct PromptError: Error, CustomStringConvertible, Sendable {
+    public struct Reason: Hashable, Sendable {
+        let name: String
+        public static let nothingToSpeak = Reason(name: "nothing_to_speak")
+        public static let tooLong = Reason(name: "too_long")
+    }
+
+    public let reason: Reason
+    public let message: String
+
+    init(_ reason: Reason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var description: String { message }
 }
 
 extension ChatTTSModel {
@@ -92,11 +117,7 @@ extension ChatTTSModel {
     /// Refinement: the GPT rewrites each text with prosody tokens; ids at or above `[break_0]` are dropped and the
     /// rest decoded back to text, as the reference does.
     public func refine(_ texts: [String], params: RefineTextParams) throws -> [String] {
-        let gp = refineParams(params)
-        let sequences = try texts.map { text in
-            let ids = tokenizer.encode(decorateForRefine(text, prompt: params.prompt))
-            return makeSequence(mode: .text, prompt: try promptEmbeddings(ids, voice: nil), params: gp)
-        }
+        let sequences = try texts.map { try promptSequence($0, stage: .refine(params), normalize: false) }
         generate(sequences)
         return sequences.map(refinedText)
     }
@@ -114,12 +135,42 @@ extension ChatTTSModel {
         var prepared = texts
         if options.normalize { prepared = prepared.map { Normalizer().normalize($0) } }
         if let refine = options.refine { prepared = try self.refine(prepared, params: refine) }
-        return try prepared.map { text in
-            let ids = tokenizer.encode(decorateForCode(text, prompt: options.code.prompt, hasVoice: options.voice != nil))
-            let prompt = try promptEmbeddings(ids, voice: options.voice)
-            debug?.record("embed", prompt)
-            return makeSequence(mode: .code, prompt: prompt, params: codeParams(options.code))
+        return try prepared.map {
+            try promptSequence($0, stage: .speech(options.code, voice: options.voice), normalize: false,
+                               allowEmpty: true, debug: debug)
         }
+    }
+
+    /// The one path from a text to a sequence ready to step, for the engine, `say` and the benchmark alike:
+    /// normalize (when asked), decorate for the stage, tokenize, embed (the voice over `[spk_emb]`), check that the
+    /// prompt and every step fit the model's positions, and make the sequence with its KV cache.
+    ///
+    /// `allowEmpty` lets an empty text through (a refinement may write nothing the speech stage can read; the
+    /// speech prompt is then the decoration alone, as in the reference); a user's text that is empty after
+    /// normalization is refused.
+    public func promptSequence(_ text: String, stage: PromptStage, normalize: Bool, allowEmpty: Bool = false,
+                               debug: DebugSink? = nil) throws -> GenerationSequence {
+        let prepared = normalize ? Normalizer().normalize(text) : text
+        guard allowEmpty || !prepared.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw PromptError(.nothingToSpeak, "nothing is left to speak after normalization")
+        }
+        let decorated: String, params: GenerationParams, mode: GenerationMode, voice: Voice?
+        switch stage {
+        case .speech(let p, let v):
+            (decorated, params, mode, voice) = (decorateForCode(prepared, prompt: p.prompt, hasVoice: v != nil),
+                                                codeParams(p), .code, v)
+        case .refine(let p):
+            (decorated, params, mode, voice) = (decorateForRefine(prepared, prompt: p.prompt), refineParams(p), .text, nil)
+        }
+        let ids = tokenizer.encode(decorated)
+        let positions = config.maxPositions
+        guard ids.count + params.maxNewTokens <= positions else {
+            throw PromptError(.tooLong, "the prompt is \(ids.count) tokens; with \(params.maxNewTokens) new "
+                                  + "\(mode == .code ? "steps" : "tokens") it exceeds the model's \(positions) positions")
+        }
+        let prompt = try promptEmbeddings(ids, voice: voice)
+        if mode == .code { debug?.record("embed", prompt) }
+        return try makeSequence(mode: mode, prompt: prompt, params: params)
     }
 
     /// The whole waveform of a sequence's steps so far (decoder, then Vocos), 24 kHz float32.

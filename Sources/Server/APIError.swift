@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synthesis
 
 /// An error answered as JSON in OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`.
 ///
@@ -44,13 +45,21 @@ public struct APIError: HTTPResponseError, Sendable {
         APIError(status: .internalServerError, message: message, type: "server_error", code: "internal_error")
     }
 
-    /// The JSON body, also used inside SSE streams for errors after the headers left.
-    public var json: [UInt8] {
+    /// The error object, also sent inside SSE streams (with `"type": "error"`) once the headers have left.
+    public var object: [String: Any] {
         var inner: [String: Any] = ["message": message, "type": type]
         inner["param"] = param ?? NSNull()
         inner["code"] = code ?? NSNull()
-        let data = (try? JSONSerialization.data(withJSONObject: ["error": inner], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return [UInt8](data)
+        return ["error": inner]
+    }
+
+    /// The JSON body. Strings and nulls always serialize; the fallback only guards against a broken Foundation.
+    public var json: [UInt8] {
+        do {
+            return [UInt8](try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        } catch {
+            return Array(#"{"error":{"message":"error body could not be encoded","type":"server_error","param":null,"code":null}}"#.utf8)
+        }
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -61,6 +70,23 @@ public struct APIError: HTTPResponseError, Sendable {
 }
 
 extension APIError {
+    /// A synthesis error as the client gets it. The engine's text field is answered under the route's own name
+    /// (`input` on the OpenAI route), and the message names the field: `'top_P' must be in (0, 1], got 2`.
+    init(_ error: SynthesisError, textField: String) {
+        let param = error.field.map { $0 == SpeechRequest.textField ? textField : $0 }
+        let message = param.map { "'\($0)' \(error.message)" } ?? error.message
+        switch error.code {
+        case .invalidRequest:
+            self = .invalid(param, message, code: error.detail ?? "invalid_value")
+        case .queueFull, .queueTimeout, .draining, .outOfMemory:
+            self = .unavailable(message, code: error.code.name, retryAfter: error.retryAfter ?? 1)
+        case .cancelled:
+            self = APIError(status: .clientClosedRequest, message: message, type: "invalid_request_error", code: "cancelled")
+        default:
+            self = APIError(status: .internalServerError, message: message, type: "server_error", code: error.code.name)
+        }
+    }
+
     /// Any error as the JSON error it is answered with: our own as they are, Hummingbird's by status.
     static func from(_ error: any Error, request: Request) -> APIError {
         if let error = error as? APIError { return error }

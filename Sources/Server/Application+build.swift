@@ -8,43 +8,70 @@ import ServiceLifecycle
 import Synchronization
 import Synthesis
 
-/// Loads the model once and wires the service: scheduler, warm-up, HTTP server and drain, all `Service`s.
-/// The `serve` command and the tests call this same function.
-public func buildApplication(_ config: ServerConfiguration, logger: Logger? = nil) async throws -> SpeechApplication {
+/// Wires the service around an engine: scheduler, warm-up, HTTP server and drain, all `Service`s. The executable
+/// loads the engine and calls this; the tests call it with the tiny model or a fake engine.
+///
+/// Settings that bound what requests may ask for are checked against the engine's own limits here, at start:
+/// `maxNewTokens` above the engine's `max_new_token` range is refused with a message that names both.
+public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration, engine: Engine,
+                                                   loadTime: Duration? = nil, logger: Logger? = nil) throws
+    -> SpeechApplication
+{
     try config.validate()
     let logger = logger ?? JSONLogHandler.logger(label: "chattts", level: config.logLevel, format: config.logFormat)
     let metrics = ServerMetrics()
-    let voices = try VoiceCatalog(config: config)
+    if let loadTime { metrics.modelLoadSeconds.set(loadTime.seconds) }
 
-    let loadStarted = ContinuousClock.now
-    let engine = try ChatTTSEngine(assets: URL(fileURLWithPath: config.assets), chunkSteps: config.streamChunkSteps)
-    let loadTime = ContinuousClock.now - loadStarted
-    metrics.modelLoadSeconds.set(loadTime.seconds)
-    logger.info("model loaded", metadata: [
-        "assets": .string(config.assets), "load_ms": .stringConvertible(RequestMiddleware.milliseconds(loadTime)),
-        "sample_rate": .stringConvertible(engine.sampleRate), "voices": .stringConvertible(voices.library.names.count),
-    ])
-
+    var knobs = engine.knobs
+    if let knob = knobs["max_new_token"], case .integer(let range) = knob.kind {
+        guard range.contains(config.maxNewTokens) else {
+            throw ConfigurationError(
+                key: "maxNewTokens",
+                message: "is \(config.maxNewTokens), outside what requests may use: max_new_token is \(range.lowerBound)...\(range.upperBound) for this model (its positions)")
+        }
+        do { knobs = try knobs.capping(knob.name, at: config.maxNewTokens) } catch {
+            throw ConfigurationError(key: "maxNewTokens", message: error.message)
+        }
+    }
+    if let spec = config.defaultVoice {
+        do { try engine.checkVoice(spec) } catch {
+            throw ConfigurationError(key: "defaultVoice", message: "cannot be used: \(error.message)")
+        }
+    }
     var schedulerConfig = SchedulerConfig()
     schedulerConfig.maxBatch = config.maxBatch
     schedulerConfig.maxQueue = config.maxQueue
     schedulerConfig.maxQueueWait = config.queueWait
     schedulerConfig.drainTimeout = config.drainTimeout
-    let scheduler = ChatTTSScheduler(engine: engine, config: schedulerConfig, logger: logger)
+    schedulerConfig.memoryBudget = config.memoryBudget ?? MemoryBudget.defaultBytes()
+    let scheduler = Scheduler(engine: engine, config: schedulerConfig, knobs: knobs, logger: logger)
+    logger.info("engine ready", metadata: [
+        "engine": .string(engine.name), "sample_rate": .stringConvertible(engine.sampleRate),
+        "voices": .stringConvertible(engine.voices.count),
+        "memory_budget_mib": .stringConvertible(schedulerConfig.memoryBudget >> 20),
+    ])
+    return try buildApplication(config, service: scheduler, metrics: metrics, logger: logger)
+}
 
+/// The same over any `SpeechService` (already configured).
+public func buildApplication(_ config: ServerConfiguration, service: any SpeechService, metrics: ServerMetrics = ServerMetrics(),
+                             logger: Logger) throws -> SpeechApplication {
     let readiness = Readiness()
     let inFlight = InFlightRequests()
     let router = Router(context: SpeechRequestContext.self)
     router.add(middleware: RequestMiddleware(metrics: metrics, logger: logger))
-    Routes(config: config,
-           speech: SpeechResponder(scheduler: scheduler, voices: voices, metrics: metrics, inFlight: inFlight,
-                                   readiness: readiness),
+    let parser = SpeechInputParser(knobs: service.knobs, engineName: service.engineName, config: config,
+                                   speed: { service.knobs(forSpeed: $0) })
+    let openAPI = try OpenAPIDocument.json(knobs: service.knobs, engineName: service.engineName,
+                                           maxInputCharacters: config.maxInputCharacters)
+    Routes(parser: parser, openAPI: openAPI,
+           speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness),
            readiness: readiness, metrics: metrics).add(to: router)
 
     return SpeechApplication(
         responder: router.buildResponder(),
         configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: "chattts"),
-        logger: logger, settings: config, scheduler: scheduler, metrics: metrics, readiness: readiness, inFlight: inFlight)
+        logger: logger, settings: config, scheduler: service, metrics: metrics, readiness: readiness, inFlight: inFlight)
 }
 
 /// The whole service as one Hummingbird application.
@@ -62,7 +89,7 @@ public struct SpeechApplication: ApplicationProtocol {
     public let logger: Logger
     /// The configuration the application was built from.
     public let settings: ServerConfiguration
-    public let scheduler: ChatTTSScheduler
+    public let scheduler: any SpeechService
     public let metrics: ServerMetrics
     public let readiness: Readiness
     public let inFlight: InFlightRequests

@@ -31,7 +31,7 @@ public final class Readiness: Sendable {
 /// Runs one short synthesis through the shared scheduler before `/ready` turns 200, and logs how long it took.
 /// Then it waits for shutdown like every other service (a service that returns early would stop the group).
 struct WarmUpService: Service {
-    let scheduler: ChatTTSScheduler
+    let scheduler: any SpeechService
     let readiness: Readiness
     let metrics: ServerMetrics
     let enabled: Bool
@@ -44,7 +44,7 @@ struct WarmUpService: Service {
                 let took = try await scheduler.warmUp()
                 metrics.warmUpSeconds.set(took.seconds)
                 logger.info("warm-up done", metadata: ["warmup_ms": .stringConvertible(RequestMiddleware.milliseconds(took))])
-            } catch let error as SchedulerError where error.code == .draining {
+            } catch let error as SynthesisError where error.code == .draining {
                 return
             }
         }

@@ -1,7 +1,66 @@
+import Foundation
+import Synthesis
+
 /// The OpenAPI 3.1 description of the service, served at `/openapi.json`. Kept in the binary (not a resource file)
 /// so the one-file deployment serves it too; a test checks that every route is in it.
+///
+/// The routes and shapes are written out below; the synthesis knobs are not: each engine knob becomes a property
+/// of `TTSRequest` (and `seed` of the OpenAI request) from the engine's table, with the limits this server allows,
+/// so the document cannot disagree with what the parser accepts.
 enum OpenAPIDocument {
-    static let json = #"""
+    static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int) throws -> String {
+        guard var document = try JSONSerialization.jsonObject(with: Data(template.utf8)) as? [String: Any],
+              var components = document["components"] as? [String: Any],
+              var schemas = components["schemas"] as? [String: Any],
+              var tts = schemas["TTSRequest"] as? [String: Any], var ttsProperties = tts["properties"] as? [String: Any],
+              var openAI = schemas["OpenAISpeechRequest"] as? [String: Any],
+              var openAIProperties = openAI["properties"] as? [String: Any]
+        else { throw APIError.internalError("the OpenAPI template lost its TTSRequest or OpenAISpeechRequest schema") }
+        for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob) }
+        for key in ["text"] { (ttsProperties[key] as? [String: Any]).map { ttsProperties[key] = $0.merging(["maxLength": maxInputCharacters]) { $1 } } }
+        if let seed = knobs["seed"] { openAIProperties[seed.name] = schema(seed) }
+        (openAIProperties["input"] as? [String: Any]).map { openAIProperties["input"] = $0.merging(["maxLength": maxInputCharacters]) { $1 } }
+        (openAIProperties["model"] as? [String: Any]).map {
+            openAIProperties["model"] = $0.merging(["enum": Models.all(engine: engineName)]) { $1 }
+        }
+        tts["properties"] = ttsProperties
+        openAI["properties"] = openAIProperties
+        schemas["TTSRequest"] = tts
+        schemas["OpenAISpeechRequest"] = openAI
+        components["schemas"] = schemas
+        document["components"] = components
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A knob as a JSON Schema property.
+    static func schema(_ knob: Knob) -> [String: Any] {
+        var out: [String: Any]
+        switch knob.kind {
+        case .number(let r, let lowerOpen):
+            out = ["type": "number", lowerOpen ? "exclusiveMinimum" : "minimum": r.lowerBound, "maximum": r.upperBound]
+        case .integer(let r): out = ["type": "integer", "minimum": r.lowerBound, "maximum": r.upperBound]
+        case .unsigned: out = ["type": "integer", "minimum": 0, "maximum": UInt64.max]
+        case .boolean: out = ["type": "boolean"]
+        case .text(let n): out = ["type": "string", "maxLength": n]
+        }
+        switch knob.defaultValue {
+        case .number(let d)?: out["default"] = d
+        case .integer(let i)?: out["default"] = i
+        case .unsigned(let u)?: out["default"] = u
+        case .boolean(let b)?: out["default"] = b
+        case .text(let s)?: out["default"] = s
+        case nil: break
+        }
+        var doc = knob.doc
+        if let unit = knob.unit { doc += " (\(unit))" }
+        if let other = knob.notAbove { doc += "; at most \(other)" }
+        if let absent = knob.absentMeaning { doc += "; absent: \(absent)" }
+        out["description"] = doc
+        return out
+    }
+
+    static let template = #"""
     {
       "openapi": "3.1.0",
       "info": {
@@ -111,14 +170,13 @@ enum OpenAPIDocument {
             "type": "object",
             "required": ["model", "input", "voice"],
             "properties": {
-              "model": {"type": "string", "enum": ["chattts", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"], "description": "All run the same ChatTTS model."},
-              "input": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "Text to speak; the limit is the server's maxInputCharacters (default 4096)."},
+              "model": {"type": "string", "description": "All run the same model: the engine's name or one of OpenAI's."},
+              "input": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxInputCharacters."},
               "voice": {"$ref": "#/components/schemas/Voice"},
               "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "mp3"},
               "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0, "description": "Mapped to ChatTTS's [speed_N] prompt with N = round(5 + 2 log2(speed)) clamped to 0...9: 0.25 -> 1, 0.5 -> 3, 1 -> 5, 2 -> 7, 4 -> 9."},
               "stream_format": {"$ref": "#/components/schemas/StreamFormat"},
-              "instructions": {"type": "string", "description": "Accepted for compatibility; ChatTTS does not use it."},
-              "seed": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615, "description": "Extension: the same seed, text and voice give the same audio."}
+              "instructions": {"type": "string", "description": "Accepted for compatibility; ChatTTS does not use it."}
             }
           },
           "TTSRequest": {
@@ -126,24 +184,8 @@ enum OpenAPIDocument {
             "required": ["text"],
             "additionalProperties": false,
             "properties": {
-              "text": {"type": "string", "minLength": 1, "maxLength": 4096},
+              "text": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxInputCharacters."},
               "voice": {"$ref": "#/components/schemas/Voice", "description": "Default: the server's defaultVoice, else no speaker."},
-              "prompt": {"type": "string", "maxLength": 256, "default": "[speed_5]", "description": "Prompt tags, e.g. [speed_5] or [oral_2][laugh_0][break_6]."},
-              "temperature": {"type": "number", "exclusiveMinimum": 0, "maximum": 5, "default": 0.3},
-              "top_P": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.7},
-              "top_K": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
-              "repetition_penalty": {"type": "number", "exclusiveMinimum": 0, "maximum": 10, "default": 1.05},
-              "min_new_token": {"type": "integer", "minimum": 0, "default": 0, "description": "At most max_new_token."},
-              "max_new_token": {"type": "integer", "minimum": 1, "maximum": 2048, "default": 2048, "description": "Steps of 512 samples (46.875 per second of audio); the maximum is the server's maxNewTokens."},
-              "refine": {"type": "boolean", "default": true, "description": "Run the refinement stage (the GPT rewrites the text with prosody tokens first)."},
-              "refine_prompt": {"type": "string", "maxLength": 256, "default": ""},
-              "refine_temperature": {"type": "number", "exclusiveMinimum": 0, "maximum": 5, "default": 0.7},
-              "refine_top_P": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.7},
-              "refine_top_K": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20},
-              "refine_repetition_penalty": {"type": "number", "exclusiveMinimum": 0, "maximum": 10, "default": 1.0},
-              "refine_max_new_token": {"type": "integer", "minimum": 1, "maximum": 2048, "default": 384},
-              "normalize": {"type": "boolean", "default": true, "description": "Text normalization (numbers, symbols) before speaking."},
-              "seed": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615, "description": "Absent: random."},
               "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "wav"},
               "stream_format": {"$ref": "#/components/schemas/StreamFormat"}
             }

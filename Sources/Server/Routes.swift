@@ -1,5 +1,4 @@
 import AudioCodecs
-import ChatTTS
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -9,7 +8,8 @@ import Synthesis
 /// Every route of the service. Handlers only parse, validate, submit and stream; the scheduler's own thread does
 /// the inference.
 struct Routes: Sendable {
-    let config: ServerConfiguration
+    let parser: SpeechInputParser
+    let openAPI: String
     let speech: SpeechResponder
     let readiness: Readiness
     let metrics: ServerMetrics
@@ -18,7 +18,7 @@ struct Routes: Sendable {
         router.post("/v1/audio/speech") { request, context in
             let fields = try await Self.body(request, context: context)
             do {
-                let input = try SpeechInputParser.openAI(fields, config: config)
+                let input = try parser.openAI(fields)
                 return try await speech.respond(input, textField: "input", context: context)
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
@@ -28,34 +28,37 @@ struct Routes: Sendable {
         router.post("/v1/tts") { request, context in
             let fields = try await Self.body(request, context: context)
             do {
-                let input = try SpeechInputParser.native(fields, config: config)
+                let input = try parser.native(fields)
                 return try await speech.respond(input, textField: "text", context: context)
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
                 throw error
             }
         }
+        let models = Models.all(engine: parser.engineName)
         router.get("/v1/models") { _, _ in
-            Self.json(["object": "list", "data": Models.all.map {
+            try Self.json(["object": "list", "data": models.map {
                 ["id": $0, "object": "model", "created": 0, "owned_by": "chattts-swift"] as [String: Any]
             }])
         }
         router.get("/v1/models/{id}") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard Models.all.contains(id) else {
+            guard models.contains(id) else {
                 throw APIError.notFound("Model '\(id)' does not exist here", param: "model", code: "model_not_found")
             }
-            return Self.json(["id": id, "object": "model", "created": 0, "owned_by": "chattts-swift"])
+            return try Self.json(["id": id, "object": "model", "created": 0, "owned_by": "chattts-swift"])
         }
         router.get("/v1/voices") { _, _ in
-            Self.json(["object": "list", "data": speech.voices.listing])
+            try Self.json(["object": "list", "data": speech.scheduler.voices.map {
+                ["id": $0.id, "object": "voice", "source": $0.source]
+            }])
         }
         router.get("/health") { _, _ in
-            Self.json(["status": "ok"])
+            try Self.json(["status": "ok"])
         }
         router.get("/ready") { _, _ in
             let state = readiness.state
-            var response = Self.json(["status": state.rawValue], status: state == .ready ? .ok : .serviceUnavailable)
+            var response = try Self.json(["status": state.rawValue], status: state == .ready ? .ok : .serviceUnavailable)
             if state != .ready { response.headers[.retryAfter] = "1" }
             return response
         }
@@ -67,10 +70,10 @@ struct Routes: Sendable {
         }
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                     body: .init(byteBuffer: ByteBuffer(string: openAPI)))
         }
         router.get("/") { _, _ in
-            Self.json(["name": "chattts-swift", "version": EngineInfo.version, "openapi": "/openapi.json",
+            try Self.json(["name": "chattts-swift", "version": ProductInfo.version, "openapi": "/openapi.json",
                        "endpoints": ["/v1/audio/speech", "/v1/tts", "/v1/models", "/v1/voices", "/health", "/ready",
                                      "/metrics"]])
         }
@@ -94,8 +97,8 @@ struct Routes: Sendable {
         return try JSONFields(Array(buffer.readableBytesView))
     }
 
-    static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

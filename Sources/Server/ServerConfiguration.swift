@@ -4,175 +4,155 @@ import Logging
 /// Everything `chattts serve` can be told, read once at start into one typed value with documented defaults.
 ///
 /// Sources, strongest first: command-line flags, `CHATTTS_*` environment variables, a JSON config file, the defaults
-/// below. Every key has one spelling per source: `maxBatch` in the file, `CHATTTS_MAX_BATCH` in the environment,
-/// `--max-batch` on the command line. Unknown file keys and unparsable values are errors that name the key and the
-/// source, so a typo never falls back to a default silently.
+/// below. Every setting is declared once in `settings` (key, doc, limits); its spelling in each source is derived
+/// from the key: `maxBatch` in the file, `CHATTTS_MAX_BATCH` in the environment, `--max-batch` on the command line.
+/// Unknown keys and unparsable values are errors that name the key and the source, so a typo never falls back to
+/// a default silently.
 public struct ServerConfiguration: Sendable, Equatable {
-    /// Address to bind. The default only listens on this machine; containers set `0.0.0.0`.
     public var host = "127.0.0.1"
-    /// TCP port; 0 picks a free one (the bound port is logged in the "listening" line).
     public var port = 8080
-    /// Folder in the official ChatTTS asset layout, mapped read-only.
     public var assets = "asset"
-    /// JSON file `{"name": "voice string"}` with the voices `/v1/voices` lists; read once, never written.
     public var voicesFile: String?
-    /// File with the model's speaker statistics (`spk_stat`): the base16384 string itself, or a JSON object with a
-    /// `spk_stat` key (the official config). Needed for `seed:N` voices and the OpenAI voice names.
     public var speakerStatistics: String?
-    /// Voice for `/v1/tts` requests that name none (a configured name, `seed:N` or a voice string); none: no speaker.
     public var defaultVoice: String?
-    /// Whether `/v1/audio/speech` runs the refinement stage (ChatTTS's default); `/v1/tts` requests choose themselves.
+    public var dtype = WeightChoice.auto
+    public var threads: Int?
+    public var kernels = KernelChoice.auto
     public var refine = true
-    /// Longest accepted `input`/`text`, in characters (OpenAI's limit).
     public var maxInputCharacters = 4096
-    /// Largest `max_new_tokens` a request may ask for (2048 steps = 43.7 s of audio).
     public var maxNewTokens = 2048
-    /// Most sequences decoded together in one engine step.
     public var maxBatch = 8
-    /// Most requests waiting for a batch slot; one more is answered 503 with Retry-After.
     public var maxQueue = 64
-    /// Longest a request may wait for a batch slot before it is answered 503.
     public var queueWait: Duration = .seconds(30)
-    /// Longest a graceful shutdown waits for in-flight requests before it cancels them.
     public var drainTimeout: Duration = .seconds(30)
-    /// Engine steps between streamed audio chunks (24 steps = 0.51 s of audio).
+    public var memoryBudget: Int?
     public var streamChunkSteps = 24
-    /// Run a short synthesis before `/ready` answers 200.
     public var warmUp = true
-    /// Log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: Logger.Level = .info
-    /// `json` (one object per line, for log collectors) or `text`.
     public var logFormat: LogFormat = .json
 
     public enum LogFormat: String, Sendable, CaseIterable { case json, text }
 
+    /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
+    public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
+    /// Kernel instruction set: `auto` takes the best this CPU runs; a lower one is for measuring and debugging.
+    public enum KernelChoice: String, Sendable, CaseIterable { case auto, baseline, avx2, avx512 }
+
     public init() {}
 
-    /// Holds the limits together; called after every source is applied.
-    public func validate() throws {
-        func check(_ ok: Bool, _ key: Key, _ rule: String) throws {
-            if !ok { throw ConfigurationError(key: key.fileKey, message: "must be \(rule)") }
-        }
-        try check(!host.isEmpty, .host, "a host name or address")
-        try check((0...65535).contains(port), .port, "in 0...65535")
-        try check(!assets.isEmpty, .assets, "a folder")
-        try check((1...1_000_000).contains(maxInputCharacters), .maxInputCharacters, "in 1...1000000")
-        try check((1...65536).contains(maxNewTokens), .maxNewTokens, "in 1...65536")
-        try check((1...256).contains(maxBatch), .maxBatch, "in 1...256")
-        try check((0...100_000).contains(maxQueue), .maxQueue, "in 0...100000")
-        try check(queueWait > .zero, .queueWait, "> 0 seconds")
-        try check(drainTimeout >= .zero, .drainTimeout, ">= 0 seconds")
-        try check((1...4096).contains(streamChunkSteps), .streamChunkSteps, "in 1...4096")
-    }
+    /// Every setting, in the order the docs list them.
+    public static let settings: [Setting] = [
+        .text("host", \.host, "address to bind (`0.0.0.0` in containers)"),
+        .integer("port", \.port, 0...65535, "TCP port; 0 picks a free one (logged in the `listening` line)"),
+        .text("assets", \.assets, "the official asset folder, read-only"),
+        .optionalText("voices", \.voicesFile, "read-only JSON file `{\"name\": \"voice string\"}`"),
+        .optionalText("speakerStatistics", \.speakerStatistics,
+                      "the model's `spk_stat` string, or a JSON file with a `spk_stat` key; enables `seed:N` and the OpenAI voice names"),
+        .optionalText("defaultVoice", \.defaultVoice, "voice for `/v1/tts` requests without one"),
+        .choice("dtype", \.dtype, "weight format of the GPT and its heads (`auto`: int8 for a full-size model)"),
+        .optionalInteger("threads", \.threads, 1...1024, default: "one per core",
+                         "compute threads; replicas sharing a host should split the cores"),
+        .choice("kernels", \.kernels, "kernel instruction set (`auto`: the best this CPU runs)"),
+        .boolean("refine", \.refine, "refinement on `/v1/audio/speech`"),
+        .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000, "longest `input`/`text`"),
+        .integer("maxNewTokens", \.maxNewTokens, 1...1_000_000,
+                 "largest `max_new_token` (at most the model's positions, 4096); used by `/v1/audio/speech`"),
+        .integer("maxBatch", \.maxBatch, 1...256, "sequences per engine step"),
+        .integer("maxQueue", \.maxQueue, 0...100_000, "waiting requests before new ones get 503"),
+        .seconds("queueWait", \.queueWait, above: 0, open: true, "seconds a request may wait for a batch slot (then 503)"),
+        .seconds("drainTimeout", \.drainTimeout, above: 0, open: false,
+                 "seconds a shutdown waits for accepted requests before cancelling them"),
+        .optionalInteger("memoryBudget", \.memoryBudget, 1...Int.max, default: "80% of memory",
+                         "bytes the running requests' KV caches may take together (default: 80% of the smaller of the host's memory and the cgroup's `memory.max`); a request that does not fit waits, one that never fits gets 400"),
+        .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "engine steps per streamed chunk (24 = 0.51 s of audio)"),
+        .boolean("warmUp", \.warmUp, "short synthesis before `/ready` turns 200 (its time is logged)"),
+        .choice("logLevel", \.logLevel, "trace, debug, info, notice, warning, error, critical"),
+        .choice("logFormat", \.logFormat, "`json` (one object per line) or `text`"),
+    ]
 
-    /// The keys, with their spelling in each source.
-    public enum Key: String, CaseIterable, Sendable {
-        case host, port, assets, voices, speakerStatistics, defaultVoice, refine, maxInputCharacters, maxNewTokens
-        case maxBatch, maxQueue, queueWait, drainTimeout, streamChunkSteps, warmUp, logLevel, logFormat
+    public static func setting(_ key: String) -> Setting? { settings.first { $0.key == key } }
 
-        /// Key in the JSON config file.
-        public var fileKey: String { rawValue }
-        /// Environment variable: `CHATTTS_` + upper snake case.
-        public var environmentName: String {
-            var out = "CHATTTS_"
-            for c in rawValue {
-                if c.isUppercase { out += "_" }
-                out += c.uppercased()
-            }
-            return out
-        }
-        /// Command-line flag: kebab case.
-        public var flag: String {
-            var out = "--"
-            for c in rawValue {
-                if c.isUppercase { out += "-" }
-                out += c.lowercased()
-            }
-            return out
-        }
+    /// Holds every value to its limits; called after every source is applied.
+    public func validate() throws(ConfigurationError) {
+        for s in Self.settings { try s.check(self) }
     }
 
     /// Environment variable naming the config file when `--config` is not given.
     public static let configFileEnvironmentName = "CHATTTS_CONFIG"
 
-    /// Defaults, then the JSON file (if any), then the environment. Flags go on top of the result (the command
-    /// applies them), then `validate()`.
-    public static func load(file: String?, environment: [String: String]) throws -> ServerConfiguration {
+    /// Defaults, then the JSON file (if any), then the environment. Flags go on top of the result (`apply(flags:)`),
+    /// then `validate()`.
+    public static func load(file: String?, environment: [String: String]) throws(ConfigurationError) -> ServerConfiguration {
         var config = ServerConfiguration()
         if let file {
-            let data: Data
-            do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-                throw ConfigurationError(key: file, message: "cannot read the config file: \(error.localizedDescription)")
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file)) else {
+                throw ConfigurationError(key: file, message: "cannot read the config file")
             }
-            let table: [String: FileValue]
-            do { table = try JSONDecoder().decode([String: FileValue].self, from: data) } catch {
+            guard let table = try? JSONDecoder().decode([String: FileValue].self, from: data) else {
                 throw ConfigurationError(key: file, message: "must hold one JSON object of settings (strings, numbers, booleans)")
             }
             for (name, value) in table.sorted(by: { $0.key < $1.key }) {
-                guard let key = Key(rawValue: name) else {
-                    let known = Key.allCases.map(\.fileKey).joined(separator: ", ")
+                guard let setting = setting(name) else {
+                    let known = settings.map(\.key).joined(separator: ", ")
                     throw ConfigurationError(key: "\(file): \(name)", message: "is not a setting; known: \(known)")
                 }
                 guard let raw = value.text else { continue }
-                try config.apply(key, raw, source: "\(file): \(name)")
+                try setting.apply(raw, to: &config, source: "\(file): \(name)")
             }
         }
-        for key in Key.allCases {
-            if let raw = environment[key.environmentName] {
-                try config.apply(key, raw, source: key.environmentName)
+        for setting in settings {
+            if let raw = environment[setting.environmentName] {
+                try setting.apply(raw, to: &config, source: setting.environmentName)
             }
         }
         return config
     }
 
-    /// Sets one key from its text form; `source` names where it came from in errors.
-    public mutating func apply(_ key: Key, _ raw: String, source: String) throws {
-        let value = raw.trimmingCharacters(in: .whitespaces)
-        func int() throws -> Int {
-            guard let v = Int(value) else { throw ConfigurationError(key: source, message: "expected an integer, got '\(raw)'") }
-            return v
-        }
-        func seconds() throws -> Duration {
-            guard let v = Double(value), v.isFinite else {
-                throw ConfigurationError(key: source, message: "expected seconds (a number), got '\(raw)'")
+    /// Applies command-line flags: `--max-batch 4`, `--max-batch=4`, `--warm-up` / `--no-warm-up`.
+    public mutating func apply(flags: [String]) throws(ConfigurationError) {
+        var i = 0
+        while i < flags.count {
+            let arg = flags[i]
+            var name = arg, value: String?
+            if let eq = arg.firstIndex(of: "=") {
+                name = String(arg[..<eq])
+                value = String(arg[arg.index(after: eq)...])
             }
-            return .milliseconds(Int64((v * 1000).rounded()))
-        }
-        func bool() throws -> Bool {
-            switch value.lowercased() {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw ConfigurationError(key: source, message: "expected true or false, got '\(raw)'")
+            let negated = name.hasPrefix("--no-")
+            let base = negated ? "--" + name.dropFirst(5) : name
+            guard let setting = Self.settings.first(where: { $0.flag == base }) else {
+                throw ConfigurationError(key: arg, message: "is not a flag of chattts serve; see chattts serve --help")
             }
-        }
-        switch key {
-        case .host: host = value
-        case .port: port = try int()
-        case .assets: assets = value
-        case .voices: voicesFile = value.isEmpty ? nil : value
-        case .speakerStatistics: speakerStatistics = value.isEmpty ? nil : value
-        case .defaultVoice: defaultVoice = value.isEmpty ? nil : value
-        case .refine: refine = try bool()
-        case .maxInputCharacters: maxInputCharacters = try int()
-        case .maxNewTokens: maxNewTokens = try int()
-        case .maxBatch: maxBatch = try int()
-        case .maxQueue: maxQueue = try int()
-        case .queueWait: queueWait = try seconds()
-        case .drainTimeout: drainTimeout = try seconds()
-        case .streamChunkSteps: streamChunkSteps = try int()
-        case .warmUp: warmUp = try bool()
-        case .logLevel:
-            guard let level = Logger.Level(rawValue: value.lowercased()) else {
-                let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ConfigurationError(key: source, message: "expected one of \(levels), got '\(raw)'")
+            if setting.isBoolean, value == nil {
+                value = negated ? "false" : "true"
+            } else if negated {
+                throw ConfigurationError(key: arg, message: "is not a flag: only boolean settings take --no-")
+            } else if value == nil {
+                guard i + 1 < flags.count else { throw ConfigurationError(key: arg, message: "needs a value (\(setting.limit))") }
+                i += 1
+                value = flags[i]
             }
-            logLevel = level
-        case .logFormat:
-            guard let format = LogFormat(rawValue: value.lowercased()) else {
-                throw ConfigurationError(key: source, message: "expected json or text, got '\(raw)'")
-            }
-            logFormat = format
+            try setting.apply(value!, to: &self, source: setting.flag)
+            i += 1
         }
+    }
+
+    /// `serve --help`'s list of settings, from the table.
+    public static var flagHelp: String {
+        settings.map { s in
+            let flag = s.isBoolean ? "\(s.flag) / --no-\(s.flag.dropFirst(2))" : "\(s.flag) <\(s.limit)>"
+            return "  \(flag)\n      \(s.doc) (default \(s.defaultDescription); \(s.environmentName))"
+        }.joined(separator: "\n")
+    }
+
+    /// The README's configuration table, from the table.
+    public static var markdownTable: String {
+        var lines = ["| file key | environment | flag | default | what |", "|---|---|---|---|---|"]
+        for s in settings {
+            let flag = s.isBoolean ? "`\(s.flag)` / `--no-\(s.flag.dropFirst(2))`" : "`\(s.flag)`"
+            lines.append("| `\(s.key)` | `\(s.environmentName)` | \(flag) | \(s.defaultDescription) | \(s.doc) |")
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
@@ -185,20 +165,5 @@ private struct FileValue: Decodable {
             let i = try? c.decode(Int.self) { text = String(i) } else if let d = try? c.decode(Double.self) {
             text = String(d)
         } else { text = try c.decode(String.self) }
-    }
-}
-
-/// A setting that could not be used; `key` names it as the user wrote it (file key, variable or flag).
-public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
-    public let key: String
-    public let message: String
-    public var description: String { "configuration: \(key) \(message)" }
-}
-
-extension Duration {
-    /// Seconds as a Double, for logs, metrics and headers.
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 }

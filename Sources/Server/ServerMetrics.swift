@@ -22,7 +22,8 @@ public final class ServerMetrics: Sendable {
     let timeToFirstAudio: DurationHistogram
     let realTimeFactor: ValueHistogram
     let queueWait: DurationHistogram
-    private let rejected = Mutex<[String: Counter]>([:])
+    private let rejected: CountersByReason
+    private let failed: CountersByReason
     let clientDisconnects: Counter
     let cancelledJobs: Counter
 
@@ -80,8 +81,13 @@ public final class ServerMetrics: Sendable {
                                            help: "Time taken by the warm-up synthesis at start.")
         ready = registry.gauge(name: "chattts_ready", labels: [], help: "1 when /ready answers 200.")
         draining = registry.gauge(name: "chattts_draining", labels: [], help: "1 once a graceful shutdown began.")
-        // The usual refusal reasons exist from the start at 0, so rate() and alerts work before the first one.
-        for reason in ["invalid_request", "queue_full", "queue_timeout", "draining"] { rejectedCounter(reason) }
+        // The usual reasons exist from the start at 0, so rate() and alerts work before the first one.
+        rejected = CountersByReason(registry: registry, name: "chattts_rejected_requests_total",
+                                    help: "Synthesis requests refused before they ran, by reason.",
+                                    initial: ["invalid_request", "queue_full", "queue_timeout", "draining"])
+        failed = CountersByReason(registry: registry, name: "chattts_failed_requests_total",
+                                  help: "Synthesis requests that failed after joining the batch, by reason.",
+                                  initial: ["engine_failure", "out_of_memory", "invalid_request", "draining"])
     }
 
     /// Counts one finished request and its latency; the route label is the matched route pattern, never the raw path.
@@ -104,21 +110,11 @@ public final class ServerMetrics: Sendable {
         histogram.record(duration)
     }
 
-    /// Counts a synthesis request that was refused before it produced audio.
-    func recordRejected(reason: String) {
-        rejectedCounter(reason).increment()
-    }
+    /// Counts a synthesis request that was refused before it ran.
+    func recordRejected(reason: String) { rejected.increment(reason) }
 
-    @discardableResult
-    private func rejectedCounter(_ reason: String) -> Counter {
-        rejected.withLock { table in
-            if let c = table[reason] { return c }
-            let c = registry.counter(name: "chattts_rejected_requests_total", labels: [("reason", reason)],
-                                         help: "Synthesis requests refused, by reason.")
-            table[reason] = c
-            return c
-        }
-    }
+    /// Counts a synthesis request that failed after it joined the batch.
+    func recordFailed(reason: String) { failed.increment(reason) }
 
     /// Copies the scheduler's numbers in and renders the registry.
     func render(stats: SchedulerStats, ready isReady: Bool, draining isDraining: Bool) -> [UInt8] {
@@ -143,6 +139,32 @@ public final class ServerMetrics: Sendable {
         let fields = text.split(separator: " ")
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}
+
+/// One counter per reason label, made on first use (and for the usual reasons at start).
+private final class CountersByReason: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let name: String
+    private let help: String
+    private let counters = Mutex<[String: Counter]>([:])
+
+    init(registry: PrometheusCollectorRegistry, name: String, help: String, initial: [String]) {
+        self.registry = registry
+        self.name = name
+        self.help = help
+        for reason in initial { _ = counter(reason) }
+    }
+
+    func increment(_ reason: String) { counter(reason).increment() }
+
+    private func counter(_ reason: String) -> Counter {
+        counters.withLock { table in
+            if let c = table[reason] { return c }
+            let c = registry.counter(name: name, labels: [("reason", reason)], help: help)
+            table[reason] = c
+            return c
+        }
     }
 }
 

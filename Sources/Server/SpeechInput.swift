@@ -15,24 +15,29 @@ struct SpeechInput: Sendable {
     var text: String
     /// Voice as the client named it (configured name, OpenAI name, `seed:N`, voice string); nil: the default.
     var voice: String?
-    var parameters: SpeechParameters
+    var knobs: KnobValues
     var format: AudioFormat
     var stream: StreamMode?
 }
 
-/// The models `/v1/models` lists and `/v1/audio/speech` accepts: ours, and OpenAI's names so existing clients work.
+/// The models `/v1/models` lists and `/v1/audio/speech` accepts: the engine's, and OpenAI's names so existing
+/// clients work.
 enum Models {
-    static let native = "chattts"
-    static let all = [native, "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"]
+    static func all(engine: String) -> [String] {
+        [engine, "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"]
+    }
 }
 
-enum SpeechInputParser {
-    /// OpenAI's `speed` (0.25...4.0, 1 = normal) as ChatTTS's `[speed_N]` prompt, N in 0...9: each doubling of speed
-    /// adds 2, so 0.25 -> 1, 0.5 -> 3, 1 -> 5, 2 -> 7, 4 -> 9 (rounded to the nearest N).
-    static func speedPrompt(_ speed: Double) -> String {
-        let n = Int((5 + 2 * log2(speed)).rounded())
-        return "[speed_\(min(9, max(0, n)))]"
-    }
+/// Reads request bodies. Fields that are the server's (text, voice, formats) are read here; every other field of
+/// `/v1/tts` is one of the engine's knobs, read by its declared kind and checked by the engine's table.
+struct SpeechInputParser: Sendable {
+    let knobs: KnobTable
+    let engineName: String
+    let config: ServerConfiguration
+    /// OpenAI's `speed` as the engine's knobs.
+    let speed: @Sendable (Double) -> [String: KnobValue]
+
+    static let serverFields = ["text", "voice", "response_format", "stream_format"]
 
     static func format(_ fields: JSONFields, default fallback: AudioFormat) throws(APIError) -> AudioFormat {
         guard let name = try fields.string("response_format") else { return fallback }
@@ -71,72 +76,61 @@ enum SpeechInputParser {
         return text
     }
 
+    /// A knob's JSON value as the knob's kind; a value of the wrong type names the field and the kind.
+    static func value(_ fields: JSONFields, _ knob: Knob) throws(APIError) -> KnobValue? {
+        switch knob.kind {
+        case .number: try fields.double(knob.name).map(KnobValue.number)
+        case .integer: try fields.int(knob.name).map(KnobValue.integer)
+        case .unsigned: try fields.uint64(knob.name).map(KnobValue.unsigned)
+        case .boolean: try fields.bool(knob.name).map(KnobValue.boolean)
+        case .text: try fields.string(knob.name).map(KnobValue.text)
+        }
+    }
+
+    /// The knob values of a request: `given` checked by the engine's table, the defaults for the rest.
+    func resolve(_ given: [String: KnobValue]) throws(APIError) -> KnobValues {
+        do { return try knobs.resolve(given) } catch { throw APIError(error, textField: "text") }
+    }
+
     /// `POST /v1/audio/speech`: OpenAI's fields; unknown ones are ignored, as OpenAI's clients send new ones over time.
-    /// `seed` is accepted as an extension (`extra_body` in the Python client) for repeatable audio.
-    static func openAI(_ fields: JSONFields, config: ServerConfiguration) throws(APIError) -> SpeechInput {
+    /// `seed` is accepted as an extension (`extra_body` in the Python client) when the engine has that knob.
+    func openAI(_ fields: JSONFields) throws(APIError) -> SpeechInput {
+        let models = Models.all(engine: engineName)
         guard let model = try fields.string("model") else {
-            throw APIError.invalid("model", "'model' is required; one of \(Models.all.joined(separator: ", "))",
+            throw APIError.invalid("model", "'model' is required; one of \(models.joined(separator: ", "))",
                                    code: "missing_field")
         }
-        guard Models.all.contains(model) else {
-            throw APIError.invalid("model", "Model '\(model)' does not exist here; use one of \(Models.all.joined(separator: ", "))",
+        guard models.contains(model) else {
+            throw APIError.invalid("model", "Model '\(model)' does not exist here; use one of \(models.joined(separator: ", "))",
                                    code: "model_not_found")
         }
-        let text = try text(fields, key: "input", limit: config.maxInputCharacters)
+        let text = try Self.text(fields, key: "input", limit: config.maxInputCharacters)
         guard let voice = try fields.voice("voice") else {
             throw APIError.invalid("voice", "'voice' is required: a configured voice name, an OpenAI voice name, seed:N or a voice string",
                                    code: "missing_field")
         }
-        var p = SpeechParameters()
-        p.prompt = speedPrompt(try fields.double("speed", in: 0.25...4.0) ?? 1.0)
-        p.refine = config.refine
-        p.maxNewTokens = config.maxNewTokens
-        p.seed = try fields.uint64("seed")
-        _ = try fields.string("instructions")  // gpt-4o-mini-tts steering text: accepted, not used by ChatTTS.
-        return SpeechInput(text: text, voice: voice, parameters: p, format: try format(fields, default: .mp3),
-                           stream: try stream(fields))
+        var given = speed(try fields.double("speed", in: 0.25...4.0) ?? 1.0)
+        // The server's choices for this route, where the engine has the knob.
+        if knobs["refine"] != nil { given["refine"] = .boolean(config.refine) }
+        if knobs["max_new_token"] != nil { given["max_new_token"] = .integer(config.maxNewTokens) }
+        if let seed = knobs["seed"], let v = try Self.value(fields, seed) { given[seed.name] = v }
+        _ = try fields.string("instructions")  // gpt-4o-mini-tts steering text: accepted, not used.
+        let values: KnobValues
+        do { values = try knobs.resolve(given) } catch { throw APIError(error, textField: "input") }
+        return SpeechInput(text: text, voice: voice, knobs: values, format: try Self.format(fields, default: .mp3),
+                           stream: try Self.stream(fields))
     }
 
-    /// Fields of `POST /v1/tts`, named as in the official `chattts` package (`top_P`, `max_new_token`, ...).
-    static let nativeFields: Set<String> = [
-        "text", "voice", "prompt", "temperature", "top_P", "top_K", "repetition_penalty", "min_new_token", "max_new_token",
-        "refine", "refine_prompt", "refine_temperature", "refine_top_P", "refine_top_K", "refine_repetition_penalty",
-        "refine_max_new_token", "normalize", "seed", "response_format", "stream_format",
-    ]
-
-    /// `POST /v1/tts`: every ChatTTS knob; unknown fields are refused so typos do not pass unnoticed.
-    static func native(_ fields: JSONFields, config: ServerConfiguration) throws(APIError) -> SpeechInput {
-        try fields.rejectUnknown(allowed: nativeFields)
-        let text = try text(fields, key: "text", limit: config.maxInputCharacters)
-        var p = SpeechParameters()
-        p.maxNewTokens = min(p.maxNewTokens, config.maxNewTokens)
-        if let v = try fields.string("prompt") {
-            guard v.count <= 256 else { throw APIError.invalid("prompt", "'prompt' is \(v.count) characters; the limit is 256") }
-            p.prompt = v
+    /// `POST /v1/tts`: the server's fields and every knob of the engine; unknown fields are refused (naming the field)
+    /// so typos do not pass unnoticed.
+    func native(_ fields: JSONFields) throws(APIError) -> SpeechInput {
+        try fields.rejectUnknown(allowed: Set(Self.serverFields + knobs.names))
+        let text = try Self.text(fields, key: "text", limit: config.maxInputCharacters)
+        var given: [String: KnobValue] = [:]
+        for knob in knobs.knobs {
+            if let v = try Self.value(fields, knob) { given[knob.name] = v }
         }
-        if let v = try fields.double("temperature", in: 0...5, lowerOpen: true) { p.temperature = Float(v) }
-        if let v = try fields.double("top_P", in: 0...1, lowerOpen: true) { p.topP = Float(v) }
-        if let v = try fields.int("top_K", in: 1...1000) { p.topK = v }
-        if let v = try fields.double("repetition_penalty", in: 0...10, lowerOpen: true) { p.repetitionPenalty = Float(v) }
-        if let v = try fields.int("max_new_token", in: 1...config.maxNewTokens) { p.maxNewTokens = v }
-        if let v = try fields.int("min_new_token", in: 0...p.maxNewTokens) { p.minNewTokens = v }
-        if let v = try fields.bool("refine") { p.refine = v }
-        if let v = try fields.string("refine_prompt") {
-            guard v.count <= 256 else {
-                throw APIError.invalid("refine_prompt", "'refine_prompt' is \(v.count) characters; the limit is 256")
-            }
-            p.refinePrompt = v
-        }
-        if let v = try fields.double("refine_temperature", in: 0...5, lowerOpen: true) { p.refineTemperature = Float(v) }
-        if let v = try fields.double("refine_top_P", in: 0...1, lowerOpen: true) { p.refineTopP = Float(v) }
-        if let v = try fields.int("refine_top_K", in: 1...1000) { p.refineTopK = v }
-        if let v = try fields.double("refine_repetition_penalty", in: 0...10, lowerOpen: true) {
-            p.refineRepetitionPenalty = Float(v)
-        }
-        if let v = try fields.int("refine_max_new_token", in: 1...2048) { p.refineMaxNewTokens = v }
-        if let v = try fields.bool("normalize") { p.normalize = v }
-        p.seed = try fields.uint64("seed")
-        return SpeechInput(text: text, voice: try fields.voice("voice"), parameters: p,
-                           format: try format(fields, default: .wav), stream: try stream(fields))
+        return SpeechInput(text: text, voice: try fields.voice("voice") ?? config.defaultVoice, knobs: try resolve(given),
+                           format: try Self.format(fields, default: .wav), stream: try Self.stream(fields))
     }
 }

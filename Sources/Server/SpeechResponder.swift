@@ -10,8 +10,7 @@ import Synthesis
 /// streamed bytes, or server-sent events. Inference never runs here: this code only awaits the job's audio stream
 /// and encodes chunks, so the event loops stay free.
 struct SpeechResponder: Sendable {
-    let scheduler: ChatTTSScheduler
-    let voices: VoiceCatalog
+    let scheduler: any SpeechService
     let metrics: ServerMetrics
     let inFlight: InFlightRequests
     let readiness: Readiness
@@ -20,22 +19,21 @@ struct SpeechResponder: Sendable {
 
     /// `textField` is the endpoint's name for the text (`input` or `text`), used in errors about it.
     func respond(_ input: SpeechInput, textField: String, context: SpeechRequestContext) async throws -> Response {
-        let voice = try voices.resolve(input.voice)
         let trace = context.trace
         trace.update { $0.format = input.format.rawValue; $0.stream = input.stream?.rawValue ?? "none" }
         guard !readiness.isDraining else {
-            throw reject(SchedulerError(.draining, "the server is shutting down; retry on another replica", retryAfter: 1),
-                         textField: textField, trace: trace)
+            throw reject(SynthesisError(.draining, "the server is shutting down; retry on another replica", retryAfter: 1),
+                         textField: textField, trace: trace, job: nil)
         }
         let ticket = inFlight.enter()
         let submitted = ContinuousClock.now
         let job: SpeechJob
         do {
-            job = try scheduler.submit(SpeechRequest(id: context.requestID, text: input.text, voice: voice,
-                                                     parameters: input.parameters))
+            job = try scheduler.submit(SpeechRequest(id: context.requestID, text: input.text, voice: input.voice,
+                                                     knobs: input.knobs))
         } catch {
             ticket.leave()
-            throw reject(error, textField: textField, trace: trace)
+            throw reject(error, textField: textField, trace: trace, job: nil)
         }
         ticket.attach(job)
         let watch = JobWatch(job: job, metrics: metrics, trace: trace, ticket: ticket, submitted: submitted,
@@ -59,17 +57,13 @@ struct SpeechResponder: Sendable {
             for try await chunk in job.audio { samples += chunk }
         } catch {
             watch.failed()
-            throw reject(error, textField: textField, trace: watch.trace)
+            throw reject(error, textField: textField, trace: watch.trace, job: job)
         }
         watch.audioFinished(samples: samples.count)
         let bytes: [UInt8]
         do {
-            if format == .wav {
-                bytes = WAV.encode(samples: samples, sampleRate: sampleRate)
-            } else {
-                let encoder = try AudioEncoders.make(format, sampleRate: sampleRate)
-                bytes = try encoder.encode(samples) + encoder.finish()
-            }
+            // Whole files get what only a seekable writer can give (FLAC's total sample count and MD5).
+            bytes = try AudioEncoders.encodeWhole(format, samples: samples, sampleRate: sampleRate)
         } catch {
             watch.failed()
             throw APIError.internalError("encoding \(format.rawValue) failed: \(error)")
@@ -98,7 +92,7 @@ struct SpeechResponder: Sendable {
             return try await audio.next()
         } catch {
             watch.failed()
-            throw reject(error, textField: textField, trace: watch.trace)
+            throw reject(error, textField: textField, trace: watch.trace, job: watch.job)
         }
     }
 
@@ -129,6 +123,8 @@ struct SpeechResponder: Sendable {
                 try await watch.finish(&writer, trailers: [.audioSeconds: String(format: "%.3f", watch.audioSeconds)])
                 watch.delivered()
             } catch {
+                // The status has left: a failure cuts the body short, and is counted and logged like any other.
+                if !(error is ClientGone) { _ = reject(error, textField: textField, trace: watch.trace, job: job) }
                 watch.failed()
                 throw error
             }
@@ -154,7 +150,7 @@ struct SpeechResponder: Sendable {
                         samples += current.count
                         pending += try encoder.encode(current)
                         if !pending.isEmpty {
-                            try await watch.write(Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
+                            try await watch.write(try Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
                                                   to: &writer)
                             pending = []
                         }
@@ -162,22 +158,22 @@ struct SpeechResponder: Sendable {
                     }
                     pending += try encoder.finish()
                     if !pending.isEmpty {
-                        try await watch.write(Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
+                        try await watch.write(try Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
                                               to: &writer)
                     }
                     watch.audioFinished(samples: samples)
                     let steps = samples / 512
                     let usage: [String: Any] = ["input_tokens": inputCharacters, "output_tokens": steps,
                                                 "total_tokens": inputCharacters + steps]
-                    try await watch.write(Self.event(["type": "speech.audio.done", "usage": usage]), to: &writer)
+                    try await watch.write(try Self.event(["type": "speech.audio.done", "usage": usage]), to: &writer)
                 } catch let error as ClientGone {
                     throw error
                 } catch {
                     // The stream has started: report in-band, then end the body normally.
-                    let api = reject(error, textField: textField, trace: watch.trace)
-                    var object = (try? JSONSerialization.jsonObject(with: Data(api.json))) as? [String: Any] ?? [:]
+                    let api = reject(error, textField: textField, trace: watch.trace, job: job)
+                    var object = api.object
                     object["type"] = "error"
-                    try await watch.write(Self.event(object), to: &writer)
+                    try await watch.write(try Self.event(object), to: &writer)
                     watch.failed()
                 }
                 try await watch.finish(&writer, trailers: nil)
@@ -190,54 +186,33 @@ struct SpeechResponder: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
     }
 
-    static func event(_ object: [String: Any]) -> ByteBuffer {
-        let json = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    static func event(_ object: [String: Any]) throws -> ByteBuffer {
+        let json = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         var buffer = ByteBuffer(string: "data: ")
         buffer.writeBytes(json)
         buffer.writeString("\n\n")
         return buffer
     }
 
-    /// A refusal or failure as the error the client gets, counted by reason.
-    private func reject(_ error: any Error, textField: String, trace: RequestTrace) -> APIError {
+    /// A refusal or failure as the error the client gets, counted by reason: refused before it ran
+    /// (`chattts_rejected_requests_total`) or failed after it joined the batch (`chattts_failed_requests_total`).
+    private func reject(_ error: any Error, textField: String, trace: RequestTrace, job: SpeechJob?) -> APIError {
         let api: APIError
         let reason: String
-        if let error = error as? SchedulerError {
-            switch error.code {
-            case .invalidRequest:
-                var field = error.field
-                var message = error.message
-                if field == "input" {
-                    field = textField
-                    if message.hasPrefix("input:") { message = textField + message.dropFirst(5) }
-                }
-                api = .invalid(field, message)
-                reason = "invalid_request"
-            case .queueFull:
-                api = .unavailable(error.message, code: "queue_full", retryAfter: error.retryAfter ?? 1)
-                reason = "queue_full"
-            case .queueTimeout:
-                api = .unavailable(error.message, code: "queue_timeout", retryAfter: error.retryAfter ?? 1)
-                reason = "queue_timeout"
-            case .draining:
-                api = .unavailable(error.message, code: "draining", retryAfter: error.retryAfter ?? 1)
-                reason = "draining"
-            case .cancelled:
-                api = APIError(status: .clientClosedRequest, message: error.message, type: "invalid_request_error",
-                               code: "cancelled")
-                reason = "cancelled"
-            default:
-                api = .internalError(error.message)
-                reason = "engine_failure"
-            }
-        } else if let error = error as? APIError {
+        switch error {
+        case let error as SynthesisError:
+            api = APIError(error, textField: textField)
+            reason = error.code.name
+        case let error as APIError:
             api = error
             reason = error.status == .badRequest ? "invalid_request" : "error"
-        } else {
+        default:
             api = .internalError("\(error)")
-            reason = "engine_failure"
+            reason = SynthesisError.Code.engineFailure.name
         }
-        if reason != "cancelled" { metrics.recordRejected(reason: reason) }
+        if reason != SynthesisError.Code.cancelled.name {
+            if job?.queueWait != nil { metrics.recordFailed(reason: reason) } else { metrics.recordRejected(reason: reason) }
+        }
         trace.update { $0.rejectedReason = reason }
         return api
     }

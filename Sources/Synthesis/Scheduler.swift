@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import Logging
-import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -14,6 +13,9 @@ public struct SchedulerConfig: Sendable {
     public var maxQueueWait: Duration = .seconds(30)
     /// After SIGTERM, in-flight jobs get this long to finish before they are cancelled.
     public var drainTimeout: Duration = .seconds(60)
+    /// Bytes the running sequences' state (KV caches) may take together. A request whose state would not fit next
+    /// to the running ones waits in the queue; one that could never fit is refused.
+    public var memoryBudget = Int.max
 
     public init() {}
 }
@@ -22,6 +24,8 @@ public struct SchedulerConfig: Sendable {
 public struct SchedulerStats: Sendable, Equatable {
     public var queueDepth = 0
     public var activeBatch = 0
+    /// Bytes the running sequences may hold at most (the sum of their `memoryBytes`).
+    public var memoryReserved = 0
     /// Batched model steps (one GPT pass each, whatever the batch size).
     public var steps = 0
     /// Sum over steps of the batch size: sequence-steps served.
@@ -29,33 +33,40 @@ public struct SchedulerStats: Sendable, Equatable {
     public var audioSeconds = 0.0
     public var completed = 0
     public var cancelled = 0
-    public var rejected = 0
-    public var failed = 0
+    /// Refused at submission, by reason (`invalid_request`, `queue_full`, `draining`).
+    public var rejected: [String: Int] = [:]
+    /// Accepted, then ended without their audio, by reason (`queue_timeout`, `engine_failure`, `out_of_memory`,
+    /// `draining`, `invalid_request` when a later phase finds the request cannot be served).
+    public var failed: [String: Int] = [:]
     /// Model steps per second over the last busy second (0 when idle).
     public var stepsPerSecond = 0.0
     /// Seconds of computation per second of audio over the last busy period.
     public var realTimeFactor = 0.0
 }
 
-/// Continuous batching: requests join the running batch at step boundaries and leave when done or cancelled.
+/// Continuous batching: requests join the running batch at step boundaries and leave when done, failed or
+/// cancelled.
 ///
 /// Inference runs on the scheduler's own thread, never on the event loops; `submit` only validates and enqueues.
 /// It is a `Service`: on graceful shutdown it refuses new work, lets in-flight jobs finish (bounded by
 /// `drainTimeout`), then returns.
-public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
+public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
     public let engine: Engine
     public let config: SchedulerConfig
+    /// The engine's knobs with the limits this deployment allows.
+    public let knobs: KnobTable
     let logger: Logger
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
-    private let metrics = SchedulerMetrics()
 
+    /// Invariant: a sequence is touched by the compute thread only, after `submit` handed it over.
     struct Pending: @unchecked Sendable {
         let job: SpeechJob
         let sequence: Engine.Sequence
+        let memory: Int
     }
 
-    struct State: @unchecked Sendable {
+    struct State: Sendable {
         var queue: [Pending] = []
         var draining = false
         var drainDeadline: ContinuousClock.Instant?
@@ -64,52 +75,65 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
         var stats = SchedulerStats()
     }
 
-    public init(engine: Engine, config: SchedulerConfig = SchedulerConfig(), logger: Logger = Logger(label: "chattts.scheduler")) {
+    /// `knobs` narrows the engine's own table (e.g. a lower `max_new_token` cap); default: the engine's.
+    public init(engine: Engine, config: SchedulerConfig = SchedulerConfig(), knobs: KnobTable? = nil,
+                logger: Logger = Logger(label: "chattts.scheduler")) {
         self.engine = engine
         self.config = config
+        self.knobs = knobs ?? engine.knobs
         self.logger = logger
         state = Mutex(State())
     }
 
+    public var engineName: String { engine.name }
     public var sampleRate: Int { engine.sampleRate }
+    public var voices: [VoiceListing] { engine.voices }
+    public func checkVoice(_ spec: String) throws(SynthesisError) { try engine.checkVoice(spec) }
+    public func knobs(forSpeed speed: Double) -> [String: KnobValue] { engine.knobs(forSpeed: speed) }
     public var stats: SchedulerStats { state.withLock { $0.stats } }
     public var isDraining: Bool { state.withLock { $0.draining } }
 
-    /// Validates and queues a request. Throws `invalidRequest` (with the field), `draining` or `queueFull`.
-    public func submit(_ request: SpeechRequest) throws(SchedulerError) -> SpeechJob {
-        if isDraining { throw reject(SchedulerError(.draining, "the server is shutting down", retryAfter: 1), reason: "draining") }
+    public func submit(_ request: SpeechRequest) throws(SynthesisError) -> SpeechJob {
+        if isDraining { throw reject(SynthesisError(.draining, "the server is shutting down", retryAfter: 1)) }
         let sequence: Engine.Sequence
         do {
             sequence = try engine.start(request)
-        } catch let error as SchedulerError {
-            throw reject(error, reason: "invalid")
         } catch {
-            throw reject(SchedulerError(.invalidRequest, "\(error)"), reason: "invalid")
+            throw reject(error)
+        }
+        let memory = engine.memoryBytes(sequence)
+        guard memory <= config.memoryBudget else {
+            engine.cancel(sequence)
+            throw reject(SynthesisError(
+                .invalidRequest,
+                "needs \(memory >> 20) MiB of memory for its state, more than this server's memoryBudget of "
+                    + "\(config.memoryBudget >> 20) MiB; ask for fewer steps or send a shorter text",
+                code: "request_too_large"))
         }
         let job = SpeechJob(id: request.id)
-        let refusal: SchedulerError? = state.withLock { s in
-            if s.draining { return SchedulerError(.draining, "the server is shutting down", retryAfter: 1) }
+        let refusal: SynthesisError? = state.withLock { s in
+            if s.draining { return SynthesisError(.draining, "the server is shutting down", retryAfter: 1) }
             if s.queue.count >= config.maxQueue {
-                return SchedulerError(.queueFull, "the queue is full (\(config.maxQueue) requests waiting); try again later",
+                return SynthesisError(.queueFull, "the queue is full (\(config.maxQueue) requests waiting); try again later",
                                       retryAfter: max(1, Int(config.maxQueueWait.components.seconds / 4)))
             }
-            s.queue.append(Pending(job: job, sequence: sequence))
+            s.queue.append(Pending(job: job, sequence: sequence, memory: memory))
             s.stats.queueDepth = s.queue.count
             return nil
         }
-        if let refusal { throw reject(refusal, reason: refusal.code == .draining ? "draining" : "queue_full") }
-        metrics.queueDepth.record(stats.queueDepth)
+        if let refusal {
+            engine.cancel(sequence)
+            throw reject(refusal)
+        }
         wakeup.signal()
         return job
     }
 
-    private func reject(_ error: SchedulerError, reason: String) -> SchedulerError {
-        state.withLock { $0.stats.rejected += 1 }
-        Counter(label: "chattts_rejected_requests_total", dimensions: [("reason", reason)]).increment()
+    private func reject(_ error: SynthesisError) -> SynthesisError {
+        state.withLock { $0.stats.rejected[error.code.name, default: 0] += 1 }
         return error
     }
 
-    /// Refuses new work from now on; in-flight and queued jobs still finish (until `drainTimeout`).
     public func beginDraining() {
         let first = state.withLock { s -> Bool in
             guard !s.draining else { return false }
@@ -121,16 +145,9 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
         wakeup.signal()
     }
 
-    /// A short synthesis through the whole path, so the first real request does not pay for cold caches.
-    public func warmUp(text: String = "warm up", steps: Int = 8) async throws -> Duration {
+    public func warmUp() async throws -> Duration {
         let started = ContinuousClock.now
-        var p = SpeechParameters()
-        p.refine = false
-        p.normalize = false
-        p.seed = 0
-        p.minNewTokens = steps
-        p.maxNewTokens = steps
-        let job = try submit(SpeechRequest(id: "warm-up", text: text, voice: nil, parameters: p))
+        let job = try submit(engine.warmUpRequest())
         for try await _ in job.audio {}
         return .now - started
     }
@@ -164,49 +181,18 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
         }
     }
 
-    struct Active {
-        let job: SpeechJob
-        let sequence: Engine.Sequence
-    }
-
     /// The compute thread: admit, step, deliver audio, retire; sleep only when there is nothing to do.
     private func computeLoop() {
-        var active: [Active] = []
+        var active: [Pending] = []
         var window: (start: ContinuousClock.Instant, steps: Int, samples: Int) = (.now, 0, 0)
         while true {
-            // Admit queued requests into free slots; fail those that waited too long.
-            let now = ContinuousClock.now
-            let (admitted, expired, draining, deadline) = state.withLock { s -> ([Pending], [Pending], Bool, ContinuousClock.Instant?) in
-                var expired: [Pending] = []
-                s.queue.removeAll { p in
-                    let late = now - p.job.submitted > config.maxQueueWait || p.job.isCancelled
-                    if late { expired.append(p) }
-                    return late
-                }
-                let n = min(max(0, config.maxBatch - active.count), s.queue.count)
-                let admitted = Array(s.queue.prefix(n))
-                s.queue.removeFirst(n)
-                s.stats.queueDepth = s.queue.count
-                return (admitted, expired, s.draining, s.drainDeadline)
-            }
-            for p in expired {
-                if p.job.isCancelled {
-                    finishCancelled(p.job, steps: 0)
-                } else {
-                    state.withLock { $0.stats.failed += 1 }
-                    p.job.fail(SchedulerError(.queueTimeout, "waited longer than \(config.maxQueueWait) for a batch slot", retryAfter: 1))
-                }
-            }
-            for p in admitted {
-                p.job.markAdmitted()
-                active.append(Active(job: p.job, sequence: p.sequence))
-            }
+            admit(into: &active)
             // Past the drain deadline, whatever is left is cancelled so the process can exit.
-            if draining, let deadline, now >= deadline {
+            let (draining, deadline) = state.withLock { ($0.draining, $0.drainDeadline) }
+            if draining, let deadline, ContinuousClock.now >= deadline {
                 for a in active {
                     engine.cancel(a.sequence)
-                    state.withLock { $0.stats.failed += 1 }
-                    a.job.fail(SchedulerError(.draining, "cancelled: the server shut down before this request finished"))
+                    fail(a.job, SynthesisError(.draining, "cancelled: the server shut down before this request finished"))
                 }
                 active.removeAll()
             }
@@ -217,25 +203,10 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
                 finishCancelled(a.job, steps: engine.steps(a.sequence))
                 return true
             }
-            publish(activeBatch: active.count)
+            publish(active)
             if active.isEmpty {
-                let finished = state.withLock { s -> Bool in
-                    guard s.draining, s.queue.isEmpty else { return false }
-                    s.stopped = true
-                    return true
-                }
-                if finished {
-                    let waiters = state.withLock { s in
-                        defer { s.stopWaiters.removeAll() }
-                        return s.stopWaiters
-                    }
-                    for w in waiters { w.resume() }
-                    logger.info("scheduler stopped")
-                    return
-                }
-                state.withLock { s in
-                    s.stats.stepsPerSecond = 0
-                }
+                if stopIfDrained() { return }
+                state.withLock { $0.stats.stepsPerSecond = 0 }
                 _ = wakeup.wait(timeout: .now() + .milliseconds(200))
                 window = (.now, 0, 0)
                 continue
@@ -247,19 +218,21 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
             state.withLock { $0.stats.steps += 1 }
             var samples = 0
             active.removeAll { a in
+                if case .failed(let error) = engine.state(a.sequence) {
+                    fail(a.job, error)
+                    return true
+                }
                 let audio = engine.takeAudio(a.sequence)
                 samples += audio.count
                 a.job.deliver(audio, steps: engine.steps(a.sequence))
-                guard engine.isFinished(a.sequence) else { return false }
-                let steps = engine.steps(a.sequence)
-                a.job.finish(steps: steps)
+                guard engine.state(a.sequence) == .finished else { return false }
+                a.job.finish(steps: engine.steps(a.sequence))
                 state.withLock { $0.stats.completed += 1 }
                 return true
             }
             window.steps += 1
             window.samples += samples
-            let elapsed = ContinuousClock.now - window.start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = (ContinuousClock.now - window.start).seconds
             let audioSeconds = Double(samples) / Double(engine.sampleRate)
             state.withLock { s in
                 s.stats.sequenceSteps += batch
@@ -270,39 +243,85 @@ public final class Scheduler<Engine: SpeechEngine>: Service, Sendable {
                     s.stats.realTimeFactor = windowAudio > 0 ? seconds / windowAudio : 0
                 }
             }
-            if seconds >= 1 {
-                metrics.stepsPerSecond.record(Double(window.steps) / seconds)
-                window = (.now, 0, 0)
-            }
-            metrics.steps.increment()
-            if audioSeconds > 0 { metrics.audioSeconds.increment(by: audioSeconds) }
+            if seconds >= 1 { window = (.now, 0, 0) }
         }
+    }
+
+    /// Moves queued requests into free slots, in order, while their memory fits next to the running ones; fails
+    /// those that waited too long or whose client left.
+    private func admit(into active: inout [Pending]) {
+        let now = ContinuousClock.now
+        let reserved = active.reduce(0) { $0 + $1.memory }
+        let (admitted, expired) = state.withLock { s -> ([Pending], [Pending]) in
+            var expired: [Pending] = []
+            s.queue.removeAll { p in
+                let late = now - p.job.submitted > config.maxQueueWait || p.job.isCancelled
+                if late { expired.append(p) }
+                return late
+            }
+            var admitted: [Pending] = []
+            var memory = reserved
+            // First come, first served: a request that does not fit yet holds the ones behind it, so a large one
+            // is never starved by a stream of small ones.
+            while let next = s.queue.first, active.count + admitted.count < config.maxBatch,
+                  memory + next.memory <= config.memoryBudget {
+                memory += next.memory
+                admitted.append(s.queue.removeFirst())
+            }
+            s.stats.queueDepth = s.queue.count
+            return (admitted, expired)
+        }
+        for p in expired {
+            engine.cancel(p.sequence)
+            if p.job.isCancelled {
+                finishCancelled(p.job, steps: 0)
+            } else {
+                fail(p.job, SynthesisError(.queueTimeout, "waited longer than \(config.maxQueueWait) for a batch slot",
+                                           retryAfter: 1))
+            }
+        }
+        for p in admitted {
+            p.job.markAdmitted()
+            active.append(p)
+        }
+    }
+
+    private func stopIfDrained() -> Bool {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>]? in
+            guard s.draining, s.queue.isEmpty else { return nil }
+            s.stopped = true
+            defer { s.stopWaiters.removeAll() }
+            return s.stopWaiters
+        }
+        guard let waiters else { return false }
+        for w in waiters { w.resume() }
+        logger.info("scheduler stopped")
+        return true
+    }
+
+    private func fail(_ job: SpeechJob, _ error: SynthesisError) {
+        state.withLock { $0.stats.failed[error.code.name, default: 0] += 1 }
+        job.fail(error)
     }
 
     private func finishCancelled(_ job: SpeechJob, steps: Int) {
         state.withLock { $0.stats.cancelled += 1 }
-        metrics.cancelled.increment()
-        job.fail(SchedulerError(.cancelled, "cancelled after \(steps) steps"))
+        job.fail(SynthesisError(.cancelled, "cancelled after \(steps) steps"))
     }
 
-    private func publish(activeBatch: Int) {
-        let depth = state.withLock { s in
-            s.stats.activeBatch = activeBatch
-            return s.stats.queueDepth
+    private func publish(_ active: [Pending]) {
+        let memory = active.reduce(0) { $0 + $1.memory }
+        state.withLock { s in
+            s.stats.activeBatch = active.count
+            s.stats.memoryReserved = memory
         }
-        metrics.activeBatch.record(activeBatch)
-        metrics.queueDepth.record(depth)
     }
 }
 
-/// Metric objects are made once, not per step.
-struct SchedulerMetrics: Sendable {
-    let steps = Counter(label: "chattts_engine_steps_total")
-    let audioSeconds = FloatingPointCounter(label: "chattts_audio_seconds_total")
-    let cancelled = Counter(label: "chattts_cancelled_requests_total")
-    let queueDepth = Gauge(label: "chattts_queue_depth")
-    let activeBatch = Gauge(label: "chattts_active_batch_size")
-    let stepsPerSecond = Gauge(label: "chattts_engine_steps_per_second")
+extension Duration {
+    /// Seconds as a Double, for logs, metrics and headers.
+    public var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
+    }
 }
-
-public typealias ChatTTSScheduler = Scheduler<ChatTTSEngine>

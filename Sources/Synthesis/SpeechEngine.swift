@@ -1,20 +1,58 @@
-/// What the scheduler needs from a speech engine: per-request state that advances in lock-step batches.
+/// What the scheduler needs from a speech engine: per-request state that advances in lock-step batches and can fail
+/// one sequence at a time.
 ///
-/// The scheduler never touches model internals, so another engine (a small formant synthesizer for a first run
-/// without model files, or a GPU backend) plugs in without changes to batching or the server.
+/// The scheduler and the server never touch model internals: voices and knobs are the engine's, published through
+/// `knobs` and `voices`, so another engine (a small formant synthesizer for a first run without model files, or a
+/// GPU backend) plugs in without changes to batching or the server.
 public protocol SpeechEngine: Sendable {
     associatedtype Sequence: AnyObject
 
+    /// A short name for logs and `/v1/models` (`chattts`).
+    var name: String { get }
     var sampleRate: Int { get }
-    /// Validates and prepares a request (text normalization, tokenization); cheap, no model steps.
-    func start(_ request: SpeechRequest) throws -> Sequence
+    /// The synthesis parameters this engine takes, with their defaults and limits.
+    var knobs: KnobTable { get }
+    /// The voices a request may name, for `/v1/voices`.
+    var voices: [VoiceListing] { get }
+
+    /// Checks that a voice name can be used (at start, for the server's default voice).
+    func checkVoice(_ spec: String) throws(SynthesisError)
+    /// OpenAI's `speed` (0.25...4, 1 = normal) as this engine's knob values.
+    func knobs(forSpeed speed: Double) -> [String: KnobValue]
+    /// A short request through the whole path, run before the service reports ready.
+    func warmUpRequest() -> SpeechRequest
+
+    /// Validates and prepares a request (text normalization, tokenization, voice); cheap, no model steps.
+    func start(_ request: SpeechRequest) throws(SynthesisError) -> Sequence
+    /// The most bytes of memory the sequence may hold at once over its life (its KV caches), for admission.
+    func memoryBytes(_ sequence: Sequence) -> Int
     /// One step for every sequence in the batch; sequences may join or leave between calls.
     func step(_ batch: [Sequence])
-    func isFinished(_ sequence: Sequence) -> Bool
+    /// Running, finished (all audio made) or failed (with the reason the client gets).
+    func state(_ sequence: Sequence) -> SequenceState
     /// Stops a sequence at the next step boundary.
     func cancel(_ sequence: Sequence)
-    /// Audio produced since the last call (possibly empty); after `isFinished`, the rest of it.
+    /// Audio produced since the last call (possibly empty); after it finished, the rest of it.
     func takeAudio(_ sequence: Sequence) -> [Float]
     /// Model steps taken by this sequence so far.
     func steps(_ sequence: Sequence) -> Int
+}
+
+/// Where one sequence stands after a step.
+public enum SequenceState: Sendable, Equatable {
+    case running
+    case finished
+    case failed(SynthesisError)
+}
+
+/// One voice as `/v1/voices` lists it.
+public struct VoiceListing: Sendable, Equatable {
+    public var id: String
+    /// Where it comes from: `configured`, `seed:1001`, `no speaker`...
+    public var source: String
+
+    public init(id: String, source: String) {
+        self.id = id
+        self.source = source
+    }
 }

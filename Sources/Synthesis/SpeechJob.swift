@@ -5,7 +5,7 @@ import Synchronization
 public final class SpeechJob: Sendable {
     public let id: String
     /// Mono float32 chunks at the engine's sample rate, in order; the stream ends when the utterance is complete,
-    /// or throws a `SchedulerError` (queue timeout, drain, cancellation).
+    /// or throws a `SynthesisError` (queue timeout, drain, cancellation).
     public let audio: AsyncThrowingStream<[Float], Error>
     let continuation: AsyncThrowingStream<[Float], Error>.Continuation
     private let cancelled = Atomic<Bool>(false)
@@ -69,7 +69,7 @@ public final class SpeechJob: Sendable {
         continuation.finish()
     }
 
-    func fail(_ error: SchedulerError) {
+    func fail(_ error: SynthesisError) {
         times.withLock { $0.finished = .now }
         continuation.finish(throwing: error)
     }

@@ -1,5 +1,6 @@
 import CCPUID
 import Foundation
+import Synchronization
 
 /// Instruction-set extensions found at run time (CPUID and the OS's register-state flags, see `CCPUID`).
 public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {
@@ -45,7 +46,7 @@ public enum KernelISA: String, Sendable, CaseIterable, Comparable {
     }
 
     /// Whether int8 matrices use the VNNI layout and `CKernels` (VPDPBUSD): AVX-512 with VNNI, and AVX-512 not
-    /// turned off by `CHATTTS_KERNELS`.
+    /// turned off by `select`.
     public static var vnniSupported: Bool {
         best == .avx512 && CPUFeatures.detected.contains([.avx512, .avx512VNNI])
     }
@@ -53,14 +54,37 @@ public enum KernelISA: String, Sendable, CaseIterable, Comparable {
     /// Every path this machine can run (the tests hold each one to the scalar reference).
     public static var available: [KernelISA] { allCases.filter(\.isSupported) }
 
-    /// The fastest supported path, or a lower one named by `CHATTTS_KERNELS` (baseline, avx2, avx512) when that is
-    /// supported: a way to measure or debug one path on a machine that has a better one.
-    public static let best: KernelISA = {
-        let top = available.max() ?? .baseline
-        if let name = ProcessInfo.processInfo.environment["CHATTTS_KERNELS"], let forced = KernelISA(rawValue: name),
-           forced.isSupported {
-            return forced
+    /// The fastest path this machine runs.
+    public static let fastest: KernelISA = available.max() ?? .baseline
+
+    /// The path the kernels take: the fastest, or a lower one chosen with `select` (the `kernels` setting) to
+    /// measure or debug one path on a machine that has a better one.
+    ///
+    /// Process-wide like the CPU itself: one atomic byte read per dispatch. Choose it before the model loads
+    /// (packed int8 layouts follow it); the tests pass `isa:` explicitly instead.
+    public static var best: KernelISA {
+        let raw = chosen.load(ordering: .relaxed)
+        return raw == 0 ? fastest : allCases[Int(raw) - 1]
+    }
+
+    private static let chosen = Atomic<UInt8>(0)
+
+    /// Takes `isa` (nil: the fastest) from now on. Throws when this CPU cannot run it.
+    public static func select(_ isa: KernelISA?) throws -> KernelISA {
+        guard let isa else {
+            chosen.store(0, ordering: .relaxed)
+            return fastest
         }
-        return top
-    }()
+        guard isa.isSupported else {
+            throw KernelSelectionError(message: "kernels '\(isa.rawValue)' need \(isa.rawValue.uppercased()), which this CPU "
+                                       + "lacks (it has: \(CPUFeatures.detected))")
+        }
+        chosen.store(UInt8(allCases.firstIndex(of: isa)! + 1), ordering: .relaxed)
+        return isa
+    }
+}
+
+public struct KernelSelectionError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

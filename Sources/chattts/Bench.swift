@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Server
+import LoadTest
 
 /// `chattts bench`: load against a running service; prints QPS, latency and time-to-first-audio percentiles and the
 /// real-time factor.

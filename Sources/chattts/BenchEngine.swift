@@ -14,8 +14,8 @@ struct BenchEngine: AsyncParsableCommand {
         commandName: "engine",
         abstract: "Measure GPT steps/s per weight format and batch, vocoder cost, RTF, memory, bandwidth use.")
 
-    @Option(help: "Folder in the official ChatTTS asset layout (a full-size model for real numbers).")
-    var assets: String = "asset"
+    /// `--assets` (a full-size model for real numbers), `--threads`, `--kernels`; `--dtype` measures that one format.
+    @OptionGroup var engine: EngineFlags
 
     @Option(help: "Weight formats to measure, comma-separated (f32, bf16, int8).")
     var dtypes: String = "f32,bf16,int8"
@@ -26,8 +26,6 @@ struct BenchEngine: AsyncParsableCommand {
     @Option(help: "Timed decode steps per batch size (after the prefill step).")
     var steps: Int = 64
 
-    @Option(help: "Compute threads (default: one per core).")
-    var threads: Int?
 
     @Option(name: .customLong("reference-python"),
             help: "Python with the official chattts package: also time the reference implementation.")
@@ -60,9 +58,16 @@ struct BenchEngine: AsyncParsableCommand {
     }
 
     var batchList: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-    var formatNames: [String] { dtypes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    var assets: String { engine.assetFolder }
+    var threads: Int? { engine.threads }
+
+    var formatNames: [String] {
+        if let one = engine.dtype, one != "auto" { return [one] }
+        return dtypes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
 
     func run() async throws {
+        _ = try engine.engineOptions()  // selects --kernels, in the children too (they get the same flags)
         if let child {
             let result = try measure(format: WeightFormat(rawValue: child)!)
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
@@ -162,22 +167,20 @@ struct BenchEngine: AsyncParsableCommand {
         var params = InferCodeParams()
         params.minNewTokens = steps + 1
         params.maxNewTokens = steps + 1
-        let ids = model.tokenizer.encode(model.decorateForCode(text, prompt: params.prompt, hasVoice: false))
-        let prompt = try model.promptEmbeddings(ids, voice: nil)
-        func sequences(_ n: Int) -> [GenerationSequence] {
-            (0..<n).map { i in
+        func sequences(_ n: Int) throws -> [GenerationSequence] {
+            try (0..<n).map { i in
                 var p = params
                 p.seed = UInt64(i + 1)
-                return model.makeSequence(mode: .code, prompt: prompt.copy(), params: model.codeParams(p))
+                return try model.promptSequence(text, stage: .speech(p, voice: nil), normalize: false)
             }
         }
         // Warm-up: pages in everything a step touches and starts the worker threads.
-        let warm = sequences(1)
+        let warm = try sequences(1)
         for _ in 0..<4 { model.step(warm) }
         var perBatch: [String: Double] = [:]
         var first: GenerationSequence?
         for b in batchList {
-            let seqs = sequences(b)
+            let seqs = try sequences(b)
             model.step(seqs)                                  // prefill + first step, not timed
             let t0 = Self.now()
             for _ in 0..<steps { model.step(seqs) }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import ChatTTS
+import Synthesis
 import Foundation
 
 @main
@@ -7,7 +7,7 @@ struct CLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chattts",
         abstract: "ChatTTS speech synthesis: a native engine and an HTTP service.",
-        version: EngineInfo.version,
+        version: ProductInfo.version,
         subcommands: [Say.self, Serve.self, Bench.self]
     )
 }

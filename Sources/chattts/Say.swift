@@ -2,14 +2,16 @@ import ArgumentParser
 import AudioCodecs
 import ChatTTS
 import Foundation
-import Tensors
+import Synthesis
 
-/// `chattts say`: one synthesis to a WAV file, with the official knobs.
+/// `chattts say`: one synthesis to a WAV file. Its knob flags (`--temperature`, `--top-p`, `--no-refine`, ...) are
+/// derived from the ChatTTS knob table, the same declaration the service's `/v1/tts` reads.
 struct Say: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Synthesize text to a 24 kHz WAV file.")
+    static let configuration = CommandConfiguration(
+        abstract: "Synthesize text to a 24 kHz WAV file.",
+        discussion: "KNOBS (named as in /v1/tts, with - for _):\n" + ChatTTSKnobs.table().flagHelp)
 
-    @Option(help: "Folder in the official ChatTTS asset layout.")
-    var assets: String = "asset"
+    @OptionGroup var engine: EngineFlags
 
     @Option(name: .customLong("text"), help: "Text to speak; repeat for a batch (one output file each).")
     var texts: [String] = []
@@ -17,80 +19,41 @@ struct Say: AsyncParsableCommand {
     @Option(help: "Voice string (base16384 speaker embedding). Without it the model uses no speaker.")
     var voice: String?
 
-    @Option(help: "Sampling seed: the same seed, text and voice give the same audio.")
-    var seed: UInt64 = 0
-
-    @Option(help: "Prompt tags in front of the text.")
-    var prompt: String = "[speed_5]"
-
-    @Option(help: "Sampling temperature of the speech stage.")
-    var temperature: Float = 0.3
-
-    @Option(name: .customLong("top-p"), help: "Top-P of the speech stage.")
-    var topP: Float = 0.7
-
-    @Option(name: .customLong("top-k"), help: "Top-K of the speech stage.")
-    var topK: Int = 20
-
-    @Option(name: .customLong("repetition-penalty"), help: "Repetition penalty over the last 16 steps.")
-    var repetitionPenalty: Float = 1.05
-
-    @Option(name: .customLong("min-tokens"), help: "Minimum number of steps (EOS is masked before).")
-    var minTokens: Int = 0
-
-    @Option(name: .customLong("max-tokens"), help: "Maximum number of steps (46.875 steps per second of audio).")
-    var maxTokens: Int = 2048
-
-    @Flag(name: .customLong("no-refine"), help: "Skip the text refinement stage.")
-    var noRefine = false
-
-    @Flag(name: .customLong("no-normalize"), help: "Skip text normalization.")
-    var noNormalize = false
-
     @Option(help: "Output WAV file; with several texts, -1, -2... are inserted before the extension.")
     var output: String = "out.wav"
 
     @Option(name: .customLong("debug-dump"), help: "Folder to write named intermediate tensors to, as .npy.")
     var debugDump: String?
 
-    @Option(help: ArgumentHelp("Weight format of the GPT and its heads: auto (int8 for a full-size model, f32 for "
-                               + "small ones), f32, bf16, int8."))
-    var dtype: String = "auto"
-
-    @Option(help: "Compute threads (default: one per core).")
-    var threads: Int?
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var knobFlags: [String] = []
 
     func validate() throws {
         guard !texts.isEmpty else { throw ValidationError("give at least one --text") }
-        guard temperature > 0 else { throw ValidationError("--temperature must be > 0") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        guard topK >= 1 else { throw ValidationError("--top-k must be >= 1") }
-        guard minTokens >= 0, maxTokens >= 1, minTokens <= maxTokens else {
-            throw ValidationError("need 0 <= --min-tokens <= --max-tokens and --max-tokens >= 1")
+        _ = try knobs()
+    }
+
+    /// The knob values of the flags, checked by the table (the same messages the service gives).
+    func knobs() throws -> KnobValues {
+        let table = ChatTTSKnobs.table()
+        do { return try table.resolve(try table.parse(flags: knobFlags)) } catch {
+            // Name the flag as the user typed it: `--top-p must be in (0, 1], got 1.5`.
+            let flag = error.field.flatMap { table[$0] }.map { "--" + $0.flagName } ?? error.field ?? ""
+            throw ValidationError("\(flag) \(error.message)")
         }
-        guard dtype == "auto" || WeightFormat(rawValue: dtype) != nil else {
-            throw ValidationError("--dtype must be auto, f32, bf16 or int8")
-        }
-        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
     }
 
     func run() async throws {
         let started = Date()
-        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets),
-                                     options: EngineOptions(format: WeightFormat(rawValue: dtype), threads: threads))
+        let model = try ChatTTSModel(folder: URL(fileURLWithPath: engine.assetFolder), options: try engine.engineOptions())
         let loaded = Date()
+        let knobs = try knobs()
+        let seed = knobs.unsigned(ChatTTSKnobs.seed) ?? UInt64.random(in: 0...UInt64.max)
         var options = SynthesisOptions()
-        options.voice = try voice.map { try Voice(string: $0) }
-        options.normalize = !noNormalize
-        if noRefine { options.refine = nil } else { options.refine?.seed = seed }
-        options.code.prompt = prompt
-        options.code.temperature = temperature
-        options.code.topP = topP
-        options.code.topK = topK
-        options.code.repetitionPenalty = repetitionPenalty
-        options.code.minNewTokens = minTokens
-        options.code.maxNewTokens = maxTokens
-        options.code.seed = seed
+        do { options.voice = try VoiceLibrary().resolve(voice) } catch { throw ValidationError(error.description) }
+        options.normalize = knobs.boolean(ChatTTSKnobs.normalize)
+        options.refine = knobs.boolean(ChatTTSKnobs.refine) ? RefineTextParams(knobs, seed: seed) : nil
+        options.code = InferCodeParams(knobs, seed: seed)
         let dumper = try debugDump.map { try NpyDumper(folder: URL(fileURLWithPath: $0)) }
         let waves = try model.synthesize(texts, options: options, debug: dumper)
         let seconds = Date().timeIntervalSince(loaded)
@@ -101,8 +64,8 @@ struct Say: AsyncParsableCommand {
             FileHandle.standardError.write(Data(String(format: "%@: %.2f s of audio\n", path, audio).utf8))
         }
         let audio = Double(waves.reduce(0) { $0 + $1.count }) / Double(model.sampleRate)
-        FileHandle.standardError.write(Data(String(format: "load %.2f s, synthesis %.2f s, real-time factor %.3f\n",
-                                                   loaded.timeIntervalSince(started), seconds,
+        FileHandle.standardError.write(Data(String(format: "seed %llu; load %.2f s, synthesis %.2f s, real-time factor %.3f\n",
+                                                   seed, loaded.timeIntervalSince(started), seconds,
                                                    audio > 0 ? seconds / audio : 0).utf8))
     }
 

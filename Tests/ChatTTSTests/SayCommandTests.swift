@@ -33,7 +33,7 @@ struct SayCommandTests {
         process.executableURL = Self.binary
         process.arguments = ["say", "--assets", Fixtures.tinyAssets.path] + texts.flatMap { ["--text", $0] } + [
             "--voice", textPath["voice"] as! String, "--seed", "1", "--temperature", "0.0001",
-            "--min-tokens", "24", "--max-tokens", "24", "--no-refine", "--no-normalize",
+            "--min-new-token", "24", "--max-new-token", "24", "--no-refine", "--no-normalize",
             "--output", dir.appendingPathComponent("out.wav").path,
             "--debug-dump", dir.appendingPathComponent("dump").path,
         ]

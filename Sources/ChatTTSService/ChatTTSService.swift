@@ -1,0 +1,43 @@
+import ChatTTS
+import Foundation
+import Logging
+import Server
+import Synthesis
+import Tensors
+
+/// Wires the ChatTTS engine into the server: the engine's part of the settings (assets, weight format, threads,
+/// kernels, voices, stream chunks) becomes the engine, and the engine goes to `buildApplication`. `chattts serve`
+/// and the tests call this same function; `say` and `bench engine` use `engineOptions` for the same settings.
+public enum ChatTTSService {
+    /// Load-time options from the settings; selects the kernel instruction set (process-wide) first.
+    public static func engineOptions(_ config: ServerConfiguration) throws -> EngineOptions {
+        do {
+            _ = try KernelISA.select(config.kernels == .auto ? nil : KernelISA(rawValue: config.kernels.rawValue))
+        } catch {
+            throw ConfigurationError(key: "kernels", message: "cannot be used: \(error)")
+        }
+        let format = config.dtype == .auto ? nil : WeightFormat(rawValue: config.dtype.rawValue)
+        return EngineOptions(format: format, threads: config.threads)
+    }
+
+    /// The engine the settings describe: model, voices and statistics loaded once.
+    public static func engine(_ config: ServerConfiguration) throws -> ChatTTSEngine {
+        let voices: VoiceLibrary
+        do {
+            voices = try VoiceLibrary(file: config.voicesFile.map(URL.init(fileURLWithPath:)),
+                                      statisticsFile: config.speakerStatistics.map(URL.init(fileURLWithPath:)))
+        } catch {
+            throw ConfigurationError(key: config.voicesFile != nil ? "voices" : "speakerStatistics", message: "\(error)")
+        }
+        return try ChatTTSEngine(assets: URL(fileURLWithPath: config.assets), options: try engineOptions(config),
+                                 voices: voices, chunkSteps: config.streamChunkSteps)
+    }
+
+    /// Loads the engine and builds the whole service around it.
+    public static func buildApplication(_ config: ServerConfiguration, logger: Logger? = nil) throws -> SpeechApplication {
+        try config.validate()
+        let started = ContinuousClock.now
+        let engine = try engine(config)
+        return try Server.buildApplication(config, engine: engine, loadTime: .now - started, logger: logger)
+    }
+}

@@ -1,0 +1,133 @@
+/// One synthesis parameter of an engine, declared once: its name as in the engine's official API, what values it
+/// takes, its default, its unit and one line of documentation.
+///
+/// Everything else is derived from the declaration: the `/v1/tts` parser and its error messages, the validation of
+/// every request, the OpenAPI schema, `chattts say`'s flags and the README's table. Adding a knob to an engine is
+/// one `Knob(...)` in its table; the server and the CLI pick it up without edits.
+public struct Knob: Sendable, Equatable {
+    /// The values a knob takes. Bounds are inclusive unless `lowerOpen`.
+    public enum Kind: Sendable, Equatable {
+        case number(ClosedRange<Double>, lowerOpen: Bool)
+        case integer(ClosedRange<Int>)
+        /// 0...UInt64.max (seeds).
+        case unsigned
+        case boolean
+        case text(maxLength: Int)
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// nil: the knob is optional and absent unless given (e.g. a seed, random when absent).
+    public var defaultValue: KnobValue?
+    /// What one unit is (`steps`), for docs; nil for plain numbers.
+    public var unit: String?
+    public var doc: String
+    /// The value may not exceed this other knob's value (`min_new_token` <= `max_new_token`).
+    public var notAbove: String?
+    /// What the default means when there is none (`random`), for docs.
+    public var absentMeaning: String?
+
+    public init(_ name: String, _ kind: Kind, default defaultValue: KnobValue?, unit: String? = nil, doc: String,
+                notAbove: String? = nil, absent absentMeaning: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.unit = unit
+        self.doc = doc
+        self.notAbove = notAbove
+        self.absentMeaning = absentMeaning
+    }
+
+    /// `top_P` -> `top-p`: the command-line spelling.
+    public var flagName: String { name.lowercased().replacingOccurrences(of: "_", with: "-") }
+
+    /// The accepted values in words, as error messages and docs state them: `(0, 1]`, `1...1000`, `true or false`.
+    public var limitText: String {
+        switch kind {
+        case .number(let r, let lowerOpen): "\(lowerOpen ? "(" : "[")\(Self.format(r.lowerBound)), \(Self.format(r.upperBound))]"
+        case .integer(let r): "\(r.lowerBound)...\(r.upperBound)"
+        case .unsigned: "0...\(UInt64.max)"
+        case .boolean: "true or false"
+        case .text(let n): "at most \(n) characters"
+        }
+    }
+
+    /// Checks one value of the right kind against the limits; the message says the limit and the value.
+    func check(_ value: KnobValue) throws(SynthesisError) {
+        func fail(_ message: String) -> SynthesisError {
+            SynthesisError(.invalidRequest, message, field: name, code: "out_of_range")
+        }
+        switch (kind, value) {
+        case (.number(let r, let lowerOpen), .number(let d)):
+            guard r.contains(d), !(lowerOpen && d == r.lowerBound), d.isFinite else {
+                throw fail("must be in \(limitText), got \(Self.format(d))")
+            }
+        case (.integer(let r), .integer(let i)):
+            guard r.contains(i) else { throw fail("must be an integer in \(limitText), got \(i)") }
+        case (.unsigned, .unsigned), (.boolean, .boolean): break
+        case (.text(let n), .text(let s)):
+            guard s.count <= n else {
+                throw SynthesisError(.invalidRequest, "is \(s.count) characters; the limit is \(n)", field: name,
+                                     code: "string_above_max_length")
+            }
+        default:
+            throw SynthesisError(.invalidRequest, "must be \(kindName)", field: name, code: "invalid_type")
+        }
+    }
+
+    /// `a number`, `an integer`, ... for type errors.
+    public var kindName: String {
+        switch kind {
+        case .number: "a number"
+        case .integer: "an integer"
+        case .unsigned: "an integer in [0, \(UInt64.max)]"
+        case .boolean: "a boolean (true or false)"
+        case .text: "a string"
+        }
+    }
+
+    /// The value of a command-line or environment text (`0.5`, `true`, `[speed_5]`), or a type error.
+    public func parse(_ text: String) throws(SynthesisError) -> KnobValue {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let value: KnobValue?
+        switch kind {
+        case .number: value = Double(t).map(KnobValue.number)
+        case .integer: value = Int(t).map(KnobValue.integer)
+        case .unsigned: value = UInt64(t).map(KnobValue.unsigned)
+        case .boolean:
+            switch t.lowercased() {
+            case "1", "true", "yes", "on": value = .boolean(true)
+            case "0", "false", "no", "off": value = .boolean(false)
+            default: value = nil
+            }
+        case .text: value = .text(text)
+        }
+        guard let value else {
+            throw SynthesisError(.invalidRequest, "must be \(kindName), got '\(text)'", field: name, code: "invalid_type")
+        }
+        return value
+    }
+
+    static func format(_ d: Double) -> String {
+        d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+    }
+}
+
+/// A knob's value.
+public enum KnobValue: Sendable, Equatable, CustomStringConvertible {
+    case number(Double)
+    case integer(Int)
+    case unsigned(UInt64)
+    case boolean(Bool)
+    case text(String)
+
+    public var description: String {
+        switch self {
+        case .number(let d): Knob.format(d)
+        case .integer(let i): String(i)
+        case .unsigned(let u): String(u)
+        case .boolean(let b): String(b)
+        case .text(let s): s
+        }
+    }
+}
