@@ -74,9 +74,11 @@ let package = Package(
         ]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "ChatTTSTests", dependencies: ["ChatTTS", "AudioCodecs"]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "ChatTTS"]),
+        // A fake engine for the scheduler's and the server's tests (failures on demand, no model).
+        .target(name: "SynthesisTesting", dependencies: ["Synthesis"], path: "Tests/SynthesisTesting"),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "SynthesisTesting", "ChatTTS"]),
         .testTarget(name: "AudioCodecsTests", dependencies: ["AudioCodecs"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Synthesis", "ChatTTSService", "AudioCodecs", "LoadTest", "Tensors"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Synthesis", "SynthesisTesting", "ChatTTSService", "AudioCodecs", "LoadTest", "Tensors"]),
     ],
     swiftLanguageModes: [.v6]
 )

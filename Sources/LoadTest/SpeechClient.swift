@@ -54,6 +54,7 @@ public struct SpeechClient: Sendable {
 
     public struct ClientError: Error, CustomStringConvertible {
         public let message: String
+        public init(message: String) { self.message = message }
         public var description: String { message }
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Server
+import LoadTest
+import Synthesis
 
 /// The HTTP contract through a live socket: routes, errors in OpenAI's shape, request IDs, formats.
 @Suite("HTTP API")
@@ -56,9 +58,9 @@ struct APITests {
         ("/v1/audio/speech", ["model": "tts-1", "input": "hi", "voice": "nobody"], "voice", "seed:N"),
         ("/v1/tts", ["text": "hi", "temperature": 0], "temperature", "(0, 5]"),
         ("/v1/tts", ["text": "hi", "top_P": 1.5], "top_P", "(0, 1]"),
-        ("/v1/tts", ["text": "hi", "top_K": 0], "top_K", "[1, 1000]"),
-        ("/v1/tts", ["text": "hi", "max_new_token": 33], "max_new_token", "[1, 32]"),
-        ("/v1/tts", ["text": "hi", "max_new_token": 10, "min_new_token": 11], "min_new_token", "[0, 10]"),
+        ("/v1/tts", ["text": "hi", "top_K": 0], "top_K", "1...1000"),
+        ("/v1/tts", ["text": "hi", "max_new_token": 33], "max_new_token", "1...32"),
+        ("/v1/tts", ["text": "hi", "max_new_token": 10, "min_new_token": 11], "min_new_token", "at most max_new_token = 10"),
         ("/v1/tts", ["text": "hi", "refine": "yes"], "refine", "boolean"),
         ("/v1/tts", ["text": "hi", "seed": -1], "seed", "integer"),
         ("/v1/tts", ["text": "hi", "temprature": 0.3], "temprature", "Unknown field"),

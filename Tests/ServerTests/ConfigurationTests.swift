@@ -1,6 +1,9 @@
 import Foundation
 import Testing
+import ChatTTS
 @testable import Server
+import LoadTest
+import Synthesis
 
 @Suite("Configuration")
 struct ConfigurationTests {
@@ -27,8 +30,8 @@ struct ConfigurationTests {
         #expect(c.queueWait == .milliseconds(2500))
         #expect(c.voicesFile == "/etc/voices.json")
         #expect(c.logLevel == .debug)
-        #expect(ServerConfiguration.Key.maxInputCharacters.environmentName == "CHATTTS_MAX_INPUT_CHARACTERS")
-        #expect(ServerConfiguration.Key.maxInputCharacters.flag == "--max-input-characters")
+        let setting = try #require(ServerConfiguration.setting("maxInputCharacters"))
+        #expect(setting.environmentName == "CHATTTS_MAX_INPUT_CHARACTERS" && setting.flag == "--max-input-characters")
     }
 
     @Test("an unknown file key, a bad value or a value out of range is an error that names it")
@@ -46,12 +49,10 @@ struct ConfigurationTests {
     }
 
     @Test("speed maps onto ChatTTS's [speed_N] prompt, 1.0 to 5, each doubling adding 2")
-    func speed() {
-        #expect(SpeechInputParser.speedPrompt(1.0) == "[speed_5]")
-        #expect(SpeechInputParser.speedPrompt(0.25) == "[speed_1]")
-        #expect(SpeechInputParser.speedPrompt(0.5) == "[speed_3]")
-        #expect(SpeechInputParser.speedPrompt(2.0) == "[speed_7]")
-        #expect(SpeechInputParser.speedPrompt(4.0) == "[speed_9]")
-        #expect(SpeechInputParser.speedPrompt(1.2) == "[speed_6]")
+    func speed() throws {
+        let engine = try ChatTTSEngine(assets: Paths.tinyAssets)
+        for (speed, n) in [(1.0, 5), (0.25, 1), (0.5, 3), (2.0, 7), (4.0, 9), (1.2, 6)] {
+            #expect(engine.knobs(forSpeed: speed) == ["prompt": .text("[speed_\(n)]")])
+        }
     }
 }

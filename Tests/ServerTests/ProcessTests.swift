@@ -2,6 +2,8 @@ import Foundation
 import Synchronization
 import Testing
 @testable import Server
+import LoadTest
+import Synthesis
 
 /// The real `chattts` binary as a subprocess: `serve` under load and SIGTERM, `bench` against it, and the official
 /// `openai` Python client against it.
@@ -54,7 +56,7 @@ struct ProcessTests {
 
     @Test("SIGTERM under load: /ready and new requests answer 503 at once, every accepted request completes, exit 0")
     func sigterm() async throws {
-        let server = try await ServeProcess(arguments: ["--max-new-tokens", "200", "--max-batch", "4", "--drain-timeout", "60"])
+        let server = try await ServeProcess(arguments: ["--max-new-tokens", "200", "--max-batch", "4", "--drain-timeout", "60", "--queue-wait", "120"])
         let client = server.client
         let count = 6
         let body = ttsBody(seed: 1, tokens: 200, minTokens: 200, format: "wav")

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import Server
+import LoadTest
+import Synthesis
 
 func int16(_ bytes: [UInt8]) -> [Int16] {
     stride(from: 0, to: bytes.count - 1, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }

@@ -4,6 +4,9 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import Server
+import ChatTTSService
+import LoadTest
+import Synthesis
 
 /// Paths of the committed fixtures and the repository.
 enum Paths {
@@ -27,6 +30,12 @@ final class LogLines: Sendable {
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
             self.lines.withLock { $0.append(text) }
         }
+    }
+    var logger: Logger {
+        let sink = self.sink
+        var logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, sink: sink) }
+        logger.logLevel = .info
+        return logger
     }
     var objects: [[String: Any]] {
         all.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
@@ -64,14 +73,24 @@ final class TestServer: Sendable {
         client = SpeechClient(host: "127.0.0.1", port: port)
     }
 
+    /// With the tiny ChatTTS model, wired as `chattts serve` wires it.
     static func start(_ modify: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var config = configuration()
         modify(&config)
         let logs = LogLines()
-        let sink = logs.sink
-        var logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, sink: sink) }
-        logger.logLevel = .info
-        let app = try await buildApplication(config, logger: logger)
+        return try await launch(try ChatTTSService.buildApplication(config, logger: logs.logger), logs: logs)
+    }
+
+    /// With any engine (the fake one of `SynthesisTesting`), through the engine protocol only.
+    static func start(engine: some SpeechEngine, _ modify: (inout ServerConfiguration) -> Void = { _ in }) async throws
+        -> TestServer {
+        var config = configuration()
+        modify(&config)
+        let logs = LogLines()
+        return try await launch(try buildApplication(config, engine: engine, logger: logs.logger), logs: logs)
+    }
+
+    private static func launch(_ app: SpeechApplication, logs: LogLines) async throws -> TestServer {
         let group = ServiceGroup(services: [app], logger: Logger(label: "test-group") { _ in SwiftLogNoOpLogHandler() })
         let task = Task { try await group.run() }
         let port = await app.listening.port()

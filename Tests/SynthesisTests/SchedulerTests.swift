@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ChatTTS
 @testable import Synthesis
+import SynthesisTesting
 
 /// The scheduler with the committed tiny model (Tests/Fixtures/tiny): real engine, real batching.
 @Suite("Continuous batching scheduler")
@@ -10,13 +11,14 @@ struct SchedulerTests {
         .appendingPathComponent("Fixtures/tiny/asset")
     static let engine = try! ChatTTSEngine(assets: assets, chunkSteps: 8)
 
-    func parameters(seed: UInt64, steps: Int) -> SpeechParameters {
-        var p = SpeechParameters()
-        p.refine = false
-        p.seed = seed
-        p.minNewTokens = steps
-        p.maxNewTokens = steps
-        return p
+    func parameters(seed: UInt64, steps: Int, _ more: [String: KnobValue] = [:]) throws -> KnobValues {
+        let given: [String: KnobValue] = ["refine": .boolean(false), "seed": .unsigned(seed), "min_new_token": .integer(steps),
+                                          "max_new_token": .integer(steps)]
+        return try Self.engine.knobs.resolve(given.merging(more) { $1 })
+    }
+
+    func request(_ id: String, _ text: String, _ knobs: KnobValues) -> SpeechRequest {
+        SpeechRequest(id: id, text: text, voice: nil, knobs: knobs)
     }
 
     /// Runs `body` with a running scheduler, then drains it and waits for `run()` to return.
@@ -46,7 +48,7 @@ struct SchedulerTests {
         let alone: [[Float]] = try await withScheduler { scheduler in
             var out: [[Float]] = []
             for (i, text) in texts.enumerated() {
-                let job = try scheduler.submit(SpeechRequest(id: "a\(i)", text: text, voice: nil, parameters: parameters(seed: UInt64(i), steps: 20)))
+                let job = try scheduler.submit(request("a\(i)", text, try parameters(seed: UInt64(i), steps: 20)))
                 out.append(try await Self.collect(job).audio)
             }
             let stats = scheduler.stats
@@ -57,7 +59,7 @@ struct SchedulerTests {
         config.maxBatch = 16
         let (together, steps): ([[Float]], Int) = try await withScheduler(config) { scheduler in
             let jobs = try texts.enumerated().map { i, text in
-                try scheduler.submit(SpeechRequest(id: "b\(i)", text: text, voice: nil, parameters: parameters(seed: UInt64(i), steps: 20)))
+                try scheduler.submit(request("b\(i)", text, try parameters(seed: UInt64(i), steps: 20)))
             }
             var out: [[Float]] = []
             for job in jobs { out.append(try await Self.collect(job).audio) }
@@ -73,9 +75,9 @@ struct SchedulerTests {
 
     @Test("audio streams in several chunks that add up to the one-shot waveform")
     func streams() async throws {
-        let p = parameters(seed: 5, steps: 120)
+        let p = try parameters(seed: 5, steps: 120)
         let (audio, chunks) = try await withScheduler { scheduler in
-            try await Self.collect(try scheduler.submit(SpeechRequest(id: "s", text: "streaming test", voice: nil, parameters: p)))
+            try await Self.collect(try scheduler.submit(request("s", "streaming test", p)))
         }
         #expect(chunks >= 3)
         var options = SynthesisOptions()
@@ -94,12 +96,12 @@ struct SchedulerTests {
     @Test("a cancelled job leaves the batch at the next step and its stream ends with an error")
     func cancellation() async throws {
         try await withScheduler { scheduler in
-            let job = try scheduler.submit(SpeechRequest(id: "c", text: "long one", voice: nil, parameters: parameters(seed: 1, steps: 2000)))
+            let job = try scheduler.submit(request("c", "long one", try parameters(seed: 1, steps: 2000)))
             var iterator = job.audio.makeAsyncIterator()
             _ = try await iterator.next()            // it is running
             #expect(scheduler.stats.activeBatch == 1)
             job.cancel()
-            await #expect(throws: SchedulerError.self) { while try await iterator.next() != nil {} }
+            await #expect(throws: SynthesisError.self) { while try await iterator.next() != nil {} }
             for _ in 0..<100 where scheduler.stats.activeBatch != 0 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(scheduler.stats.activeBatch == 0)
             #expect(scheduler.stats.cancelled == 1)
@@ -107,24 +109,26 @@ struct SchedulerTests {
         }
     }
 
-    @Test("invalid parameters are refused with the field named")
+    @Test("invalid knobs are refused by the table with the field named, and an empty text by the engine")
     func validation() async throws {
+        #expect { try parameters(seed: 1, steps: 4, ["top_P": .number(2)]) } throws: { error in
+            let e = error as! SynthesisError
+            return e.code == .invalidRequest && e.field == "top_P" && e.message == "must be in (0, 1], got 2"
+        }
+        #expect { try parameters(seed: 1, steps: 4, ["min_new_token": .integer(9)]) } throws: { error in
+            (error as! SynthesisError).message == "must be at most max_new_token = 4, got 9"
+        }
+        #expect { try Self.engine.knobs.resolve(["temprature": .number(1)]) } throws: { error in
+            (error as! SynthesisError).field == "temprature"
+        }
         try await withScheduler { scheduler in
-            var p = parameters(seed: 1, steps: 4)
-            p.topP = 2
             do {
-                _ = try scheduler.submit(SpeechRequest(id: "v", text: "x", voice: nil, parameters: p))
-                Issue.record("accepted top_P = 2")
-            } catch let error as SchedulerError {
-                #expect(error.code == .invalidRequest && error.field == "top_P")
-            }
-            do {
-                _ = try scheduler.submit(SpeechRequest(id: "w", text: "   ", voice: nil, parameters: parameters(seed: 1, steps: 4)))
+                _ = try scheduler.submit(request("w", "   ", try parameters(seed: 1, steps: 4)))
                 Issue.record("accepted empty text")
-            } catch let error as SchedulerError {
-                #expect(error.field == "input")
+            } catch let error as SynthesisError {
+                #expect(error.field == SpeechRequest.textField && error.detail == "empty_text")
             }
-            #expect(scheduler.stats.rejected == 2)
+            #expect(scheduler.stats.rejected == ["invalid_request": 1])
         }
     }
 
@@ -138,8 +142,8 @@ struct SchedulerTests {
             var refused = 0
             for i in 0..<6 {
                 do {
-                    jobs.append(try scheduler.submit(SpeechRequest(id: "q\(i)", text: "queued", voice: nil, parameters: parameters(seed: 1, steps: 30))))
-                } catch let error as SchedulerError {
+                    jobs.append(try scheduler.submit(request("q\(i)", "queued", try parameters(seed: 1, steps: 30))))
+                } catch let error as SynthesisError {
                     #expect(error.code == .queueFull && error.retryAfter != nil)
                     refused += 1
                 }
@@ -154,11 +158,11 @@ struct SchedulerTests {
         let scheduler = ChatTTSScheduler(engine: Self.engine)
         let running = Task { try await scheduler.run() }
         let jobs = try (0..<3).map { i in
-            try scheduler.submit(SpeechRequest(id: "d\(i)", text: "drain \(i)", voice: nil, parameters: parameters(seed: 1, steps: 40)))
+            try scheduler.submit(request("d\(i)", "drain \(i)", try parameters(seed: 1, steps: 40)))
         }
         scheduler.beginDraining()
-        #expect(throws: SchedulerError.self) {
-            try scheduler.submit(SpeechRequest(id: "late", text: "too late", voice: nil, parameters: parameters(seed: 1, steps: 4)))
+        #expect(throws: SynthesisError.self) {
+            try scheduler.submit(request("late", "too late", try parameters(seed: 1, steps: 4)))
         }
         for job in jobs {
             let (audio, _) = try await Self.collect(job)
@@ -169,30 +173,100 @@ struct SchedulerTests {
 
     @Test("refinement runs as a first phase in the same batch and then speaks")
     func refinement() async throws {
-        var p = parameters(seed: 2, steps: 16)
-        p.refine = true
-        p.refineMaxNewTokens = 6
+        let p = try parameters(seed: 2, steps: 16, ["refine": .boolean(true), "refine_max_new_token": .integer(6)])
         let (audio, _) = try await withScheduler { scheduler in
-            try await Self.collect(try scheduler.submit(SpeechRequest(id: "r", text: "hello world", voice: nil, parameters: p)))
+            try await Self.collect(try scheduler.submit(request("r", "hello world", p)))
         }
         #expect(audio.count == 16 * 512 - 256)
     }
 
-    @Test("voices resolve by name, seed and string, and unknown ones name the field")
+    @Test("voices resolve by name, OpenAI name, seed and string; unknown ones name the field")
     func voices() throws {
-        let stats = SpeakerStatistics(std: [Float](repeating: 1, count: 32), mean: [Float](repeating: 0, count: 32))
-        let voice = Voice(values: (0..<32).map { Float($0) / 10 })
-        let library = VoiceLibrary(voices: ["alice": voice], statistics: stats)
+        // Seed voices are mean + std * N(0, 1): with std 0 a seed voice is the mean itself, whatever the draw.
+        let mean = (0..<32).map { Float($0) / 10 }
+        let fixed = SpeakerStatistics(std: [Float](repeating: 0, count: 32), mean: mean)
+        #expect(try VoiceLibrary(statistics: fixed).resolve("seed:7")?.values == mean)
+        #expect(try VoiceLibrary(statistics: fixed).resolve("alloy")?.values == mean)
+        let unit = SpeakerStatistics(std: [Float](repeating: 1, count: 32), mean: [Float](repeating: 0, count: 32))
+        let voice = Voice(values: mean)
+        let library = VoiceLibrary(voices: ["alice": voice], statistics: unit)
         #expect(try library.resolve("alice") == voice)
-        #expect(try library.resolve("seed:7") == Voice.random(seed: 7, statistics: stats))
+        let seven = try #require(try library.resolve("seed:7"))
+        #expect(try library.resolve("seed:7") == seven && (try library.resolve("seed:8")) != seven)
+        #expect(try library.resolve("alloy") == library.resolve("seed:1001"))
         #expect(try library.resolve(try voice.string())?.values.count == 32)
         #expect(try library.resolve(nil) == nil)
+        #expect(try VoiceLibrary().resolve("alloy") == nil)  // no statistics: an OpenAI name means no speaker
         do {
             _ = try library.resolve("bob")
             Issue.record("resolved an unknown voice")
         } catch {
             #expect(error.field == "voice" && error.message.contains("alice"))
         }
-        #expect(throws: SchedulerError.self) { try VoiceLibrary().resolve("seed:1") }
+        #expect(throws: SynthesisError.self) { try VoiceLibrary().resolve("seed:1") }
+    }
+}
+
+/// The scheduler's own behaviour, with an engine that fails on demand (no model).
+@Suite("Scheduler with a fake engine")
+struct FakeEngineSchedulerTests {
+    let engine = FakeEngine()
+
+    func request(_ id: String, _ knobs: [String: KnobValue]) throws -> SpeechRequest {
+        SpeechRequest(id: id, text: "text", voice: nil, knobs: try engine.knobs.resolve(knobs))
+    }
+
+    func run<T: Sendable>(_ config: SchedulerConfig = SchedulerConfig(), _ body: (Scheduler<FakeEngine>) async throws -> T)
+        async throws -> T {
+        let scheduler = Scheduler(engine: engine, config: config)
+        let running = Task { try await scheduler.run() }
+        let result = try await body(scheduler)
+        scheduler.beginDraining()
+        try await running.value
+        return result
+    }
+
+    @Test("a sequence the engine fails ends its job with the engine's reason; the others in its batch finish")
+    func failureReachesTheJob() async throws {
+        try await run { scheduler in
+            let failing = try scheduler.submit(try request("f", ["steps": .integer(20), "fail_at": .integer(5),
+                                                                 "fail_code": .text("invalid_request")]))
+            let fine = try scheduler.submit(try request("ok", ["steps": .integer(20)]))
+            var delivered = 0
+            do {
+                for try await chunk in failing.audio { delivered += chunk.count }
+                Issue.record("the failing job ended normally")
+            } catch let error as SynthesisError {
+                #expect(error.code == .invalidRequest && error.field == SpeechRequest.textField)
+                #expect(error.detail == "text_too_long")
+            }
+            #expect(delivered == 5 * engine.samplesPerStep)
+            let audio = try await SchedulerTests.collect(fine).audio
+            #expect(audio.count == 20 * engine.samplesPerStep && audio.last == 0.02)
+            #expect(scheduler.stats.failed == ["invalid_request": 1] && scheduler.stats.completed == 1)
+        }
+    }
+
+    @Test("requests whose memory does not fit wait for it; one that could never fit is refused")
+    func memoryBudget() async throws {
+        var config = SchedulerConfig()
+        config.memoryBudget = 100
+        try await run(config) { scheduler in
+            #expect { try scheduler.submit(try request("huge", ["memory": .integer(101)])) } throws: { error in
+                let e = error as! SynthesisError
+                return e.code == .invalidRequest && e.detail == "request_too_large" && e.message.contains("memoryBudget")
+            }
+            let slow: [String: KnobValue] = ["memory": .integer(60), "steps": .integer(30), "step_delay_ms": .integer(2)]
+            let first = try scheduler.submit(try request("a", slow))
+            let second = try scheduler.submit(try request("b", slow))
+            var firstIterator = first.audio.makeAsyncIterator()
+            _ = try await firstIterator.next()
+            // 60 + 60 > 100: the second waits in the queue while the first runs, whatever the free batch slots.
+            #expect(scheduler.stats.activeBatch == 1 && scheduler.stats.queueDepth == 1)
+            #expect(scheduler.stats.memoryReserved == 60)
+            while try await firstIterator.next() != nil {}
+            #expect(try await SchedulerTests.collect(second).audio.count == 30 * engine.samplesPerStep)
+            #expect(scheduler.stats.rejected == ["invalid_request": 1])
+        }
     }
 }

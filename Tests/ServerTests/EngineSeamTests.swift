@@ -1,0 +1,109 @@
+import ChatTTSService
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import LoadTest
+@testable import Server
+import Synthesis
+import SynthesisTesting
+
+/// The server against the engine protocol: a fake engine that fails on demand, served by the same
+/// `buildApplication` as `chattts serve`.
+@Suite("Server over the engine seam", .serialized)
+struct EngineSeamTests {
+    /// A live server on a free port around the fake engine.
+    static func start(_ modify: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await TestServer.start(engine: FakeEngine()) { config in
+            config.warmUp = false
+            modify(&config)
+        }
+    }
+
+    static func errorObject(_ r: SpeechClient.Result) -> [String: Any]? { r.json?["error"] as? [String: Any] }
+
+    @Test("a sequence the engine fails after it started answers a JSON error, not 200 with empty audio")
+    func failureIsAnError() async throws {
+        let server = try await Self.start()
+        let r = try await server.client.post("/v1/tts", json: [
+            "text": "fails", "steps": 20, "fail_at": 3, "fail_code": "invalid_request", "response_format": "wav",
+        ])
+        #expect(r.status == 400)
+        let error = try #require(Self.errorObject(r))
+        #expect(error["param"] as? String == "text" && error["code"] as? String == "text_too_long")
+        #expect((error["message"] as? String)?.hasPrefix("'text' failed on demand at step 3") == true)
+
+        let memory = try await server.client.post("/v1/tts", json: ["text": "oom", "fail_at": 0, "fail_code": "out_of_memory"])
+        #expect(memory.status == 503 && memory.header("Retry-After") == "1")
+        #expect(Self.errorObject(memory)?["code"] as? String == "out_of_memory")
+
+        let metrics = try await server.client.get("/metrics").text
+        #expect(metrics.contains(#"chattts_failed_requests_total{reason="invalid_request"} 1"#))
+        #expect(metrics.contains(#"chattts_failed_requests_total{reason="out_of_memory"} 1"#))
+        #expect(metrics.contains(#"chattts_rejected_requests_total{reason="invalid_request"} 0"#))
+        try await server.stop()
+    }
+
+    @Test("once streaming started, a failure is an SSE error event, or a cut body for streamed audio")
+    func failureWhileStreaming() async throws {
+        let server = try await Self.start()
+        let sse = try await server.client.post("/v1/tts", json: [
+            "text": "fails later", "steps": 20, "fail_at": 5, "response_format": "pcm", "stream_format": "sse",
+        ])
+        #expect(sse.status == 200)
+        let events = sse.text.split(separator: "\n\n").compactMap { chunk -> [String: Any]? in
+            guard chunk.hasPrefix("data: ") else { return nil }
+            return (try? JSONSerialization.jsonObject(with: Data(chunk.dropFirst(6).utf8))) as? [String: Any]
+        }
+        #expect(events.first?["type"] as? String == "speech.audio.delta")
+        let last = try #require(events.last)
+        #expect(last["type"] as? String == "error")
+        #expect((last["error"] as? [String: Any])?["code"] as? String == "engine_failure")
+        #expect(!events.contains { $0["type"] as? String == "speech.audio.done" })
+
+        let audio = try await server.client.post("/v1/tts", json: [
+            "text": "fails later", "steps": 20, "fail_at": 5, "response_format": "pcm", "stream_format": "audio",
+        ])
+        #expect(audio.status == 200 && !audio.complete)
+        #expect(audio.body.count < 20 * 100 * 2)
+        let metrics = try await server.client.get("/metrics").text
+        #expect(metrics.contains(#"chattts_failed_requests_total{reason="engine_failure"} 2"#))
+        try await server.stop()
+    }
+
+    @Test("a request whose memory could never fit the budget is a 400 that says so")
+    func memoryBudget() async throws {
+        let server = try await Self.start { $0.memoryBudget = 1000 }
+        let r = try await server.client.post("/v1/tts", json: ["text": "big", "memory": 5000])
+        #expect(r.status == 400 && Self.errorObject(r)?["code"] as? String == "request_too_large")
+        let ok = try await server.client.post("/v1/tts", json: ["text": "small", "memory": 500, "response_format": "pcm"])
+        #expect(ok.status == 200 && ok.body.count == 10 * 100 * 2)
+        try await server.stop()
+    }
+
+    @Test("the fake engine's knobs are the /v1/tts fields: its own are taken, ChatTTS's are refused by name")
+    func knobsAreTheEngines() async throws {
+        let server = try await Self.start()
+        let r = try await server.client.post("/v1/tts", json: ["text": "x", "top_P": 0.5])
+        #expect(r.status == 400 && Self.errorObject(r)?["param"] as? String == "top_P")
+        #expect(Self.errorObject(r)?["code"] as? String == "unknown_field")
+        let range = try await server.client.post("/v1/tts", json: ["text": "x", "steps": 0])
+        #expect(Self.errorObject(range)?["message"] as? String == "'steps' must be an integer in 1...10000, got 0")
+        let voices = try await server.client.get("/v1/voices")
+        #expect(voices.text.contains("fake-voice"))
+        let openapi = try await server.client.get("/openapi.json")
+        let schema = try #require(OpenAPITests.ttsProperties(openapi.body))
+        #expect(schema["fail_at"] != nil && schema["top_P"] == nil)
+        try await server.stop()
+    }
+
+    @Test("maxNewTokens above the model's positions is refused at start, naming the setting and the limit")
+    func maxNewTokensAboveTheModel() throws {
+        var config = TestServer.configuration()
+        config.maxNewTokens = 8192
+        #expect { try ChatTTSService.buildApplication(config) } throws: { error in
+            let text = "\(error)"
+            return text.contains("maxNewTokens") && text.contains("8192") && text.contains("1...4096")
+        }
+    }
+}
