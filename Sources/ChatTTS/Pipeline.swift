@@ -95,7 +95,7 @@ extension ChatTTSModel {
         let gp = refineParams(params)
         let sequences = try texts.map { text in
             let ids = tokenizer.encode(decorateForRefine(text, prompt: params.prompt))
-            return makeSequence(mode: .text, prompt: try promptEmbeddings(ids, voice: nil), params: gp)
+            return try makeSequence(mode: .text, prompt: promptEmbeddings(ids, voice: nil), params: gp)
         }
         generate(sequences)
         return sequences.map(refinedText)
@@ -118,7 +118,7 @@ extension ChatTTSModel {
             let ids = tokenizer.encode(decorateForCode(text, prompt: options.code.prompt, hasVoice: options.voice != nil))
             let prompt = try promptEmbeddings(ids, voice: options.voice)
             debug?.record("embed", prompt)
-            return makeSequence(mode: .code, prompt: prompt, params: codeParams(options.code))
+            return try makeSequence(mode: .code, prompt: prompt, params: codeParams(options.code))
         }
     }
 

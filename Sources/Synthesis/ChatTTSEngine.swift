@@ -67,7 +67,7 @@ public final class ChatTTSEngine: SpeechEngine {
             refine.seed = seed
             let params = model.refineParams(refine)
             let ids = model.tokenizer.encode(model.decorateForRefine(text, prompt: p.refinePrompt))
-            job.refining = model.makeSequence(mode: .text, prompt: try model.promptEmbeddings(ids, voice: nil), params: params)
+            job.refining = try model.makeSequence(mode: .text, prompt: model.promptEmbeddings(ids, voice: nil), params: params)
         } else {
             job.speaking = try speakingSequence(text, job: job)
         }
@@ -87,7 +87,7 @@ public final class ChatTTSEngine: SpeechEngine {
         code.maxNewTokens = p.maxNewTokens
         code.seed = job.seed
         let ids = model.tokenizer.encode(model.decorateForCode(text, prompt: p.prompt, hasVoice: job.request.voice != nil))
-        return model.makeSequence(mode: .code, prompt: try model.promptEmbeddings(ids, voice: job.request.voice),
+        return try model.makeSequence(mode: .code, prompt: model.promptEmbeddings(ids, voice: job.request.voice),
                                   params: model.codeParams(code))
     }
 

@@ -8,15 +8,15 @@ import Tensors
 struct KVCacheTests {
     @Test("a cache that grows many times keeps every key and value where attention reads them",
           arguments: KVCache.Precision.allCases)
-    func growthKeepsEverything(precision: KVCache.Precision) {
+    func growthKeepsEverything(precision: KVCache.Precision) throws {
         let (layers, heads, dim) = (3, 2, 24)
-        let cache = KVCache(layers: layers, kvHeads: heads, headDim: dim, capacity: 1, precision: precision)
+        let cache = try KVCache(layers: layers, kvHeads: heads, headDim: dim, capacity: 1, precision: precision)
         #expect(cache.capacity == 16)
         var rng = SeededRNG(seed: 9)
         var stored: [[Float]] = []       // per (position, layer): k then v, heads side by side
         for position in 0..<75 {
             // Room for a few positions ahead, as a prefill asks: growth then happens inside a tile.
-            cache.reserve(1 + position % 5)
+            try cache.reserve(1 + position % 5)
             for layer in 0..<layers {
                 var kv = (0..<(2 * heads * dim)).map { _ in rng.gaussian() }
                 if position == 7 { kv[0] = 1e6; kv[1] = -1e6 }       // beyond float16's range: saturates
@@ -60,14 +60,14 @@ struct KVCacheTests {
         let text = model.decorateForCode("grow the cache", prompt: params.prompt, hasVoice: false)
         let ids = model.tokenizer.encode(text)
         let prompt = try model.promptEmbeddings(ids, voice: nil)
-        func run(capacity: Int) -> GenerationSequence {
+        func run(capacity: Int) throws -> GenerationSequence {
             let sequence = GenerationSequence(mode: .code, params: model.codeParams(params), prompt: prompt.copy(),
-                                              cache: model.gpt.makeCache(capacity: capacity),
+                                              cache: try model.gpt.makeCache(capacity: capacity),
                                               eos: model.config.eosCode)
             while !sequence.finished { model.step([sequence]) }
             return sequence
         }
-        let growing = run(capacity: 1), roomy = run(capacity: 512)
+        let growing = try run(capacity: 1), roomy = try run(capacity: 512)
         #expect(growing.steps == 70)
         #expect(growing.tokens == roomy.tokens)
         #expect(growing.hiddenStates().scalars == roomy.hiddenStates().scalars)
