@@ -130,6 +130,24 @@ extension ChatTTSModel {
         KVCache.rounded(promptLength + min(maxNewTokens, 256))
     }
 
+    /// The most bytes a sequence's KV cache holds at once over its life, for admission against a memory budget.
+    ///
+    /// The cache starts at `initialCacheCapacity` and doubles when full, up to room for the prompt and every step
+    /// but the last (the last step's token is never fed back). While it grows the old and the new buffers exist
+    /// together, so after any growth the peak is the last two capacities together. Huge-page rounding is not
+    /// counted (under 2 MiB per buffer).
+    public func kvCacheBytes(promptLength: Int, maxNewTokens: Int) -> Int {
+        let c = gpt.config
+        func bytes(_ capacity: Int) -> Int {
+            KVCache.bytes(capacity: capacity, layers: c.numLayers, kvHeads: c.numKVHeads, headDim: c.headDim,
+                          precision: gpt.kvPrecision)
+        }
+        let initial = initialCacheCapacity(promptLength: promptLength, maxNewTokens: maxNewTokens)
+        let final = KVCache.grown(initial, toHold: promptLength + max(maxNewTokens, 1) - 1)
+        // Growth one row at a time always doubles once, so the last capacity before `final` is its half.
+        return final == initial ? bytes(initial) : bytes(final) + bytes(final / 2)
+    }
+
     /// One step for every unfinished sequence: one GPT pass over all their new rows (each weight read once for the
     /// whole batch), then per-sequence logits and sampling. Sequences may join or leave between steps.
     ///

@@ -67,9 +67,14 @@ public final class KVCache: @unchecked Sendable {
         return grown
     }
 
+    /// Bytes of keys and values together for `capacity` positions (what `bytes` reports).
+    static func bytes(capacity: Int, layers: Int, kvHeads: Int, headDim: Int, precision: Precision) -> Int {
+        2 * layers * kvHeads * capacity * headDim * precision.bytes
+    }
+
     /// Makes room for `extra` more positions, doubling to keep appends amortized. While it copies, the old and the
-    /// new buffers exist together. Throws when the larger buffers cannot be had; the cache is then unchanged and
-    /// still usable up to its present capacity.
+    /// new buffers exist together (`ChatTTSModel.kvCacheBytes` counts that peak). Throws when the larger buffers
+    /// cannot be had; the cache is then unchanged and still usable up to its present capacity.
     public func reserve(_ extra: Int) throws(AllocationError) {
         let needed = length + extra
         guard needed > capacity else { return }
@@ -134,5 +139,7 @@ public final class KVCache: @unchecked Sendable {
         return Float16(clamped)
     }
 
-    public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * precision.bytes }
+    public var bytes: Int {
+        Self.bytes(capacity: capacity, layers: layers, kvHeads: kvHeads, headDim: headDim, precision: precision)
+    }
 }

@@ -75,4 +75,30 @@ struct AllocationFailureTests {
         #expect(survivor.tokens == alone.tokens)
         #expect(survivor.hiddenStates().scalars == alone.hiddenStates().scalars)
     }
+
+    /// Lengths around the growth point: none, one step short of growing, growing on the last fed-back step, and
+    /// well past it. Run together, so that the real `step` decides how many rows each cache holds.
+    @Test("kvCacheBytes is the peak of the cache's bytes over a sequence's life, the growth's overlap counted")
+    func kvCacheBytesIsThePeak() throws {
+        let prompt = try prompt("how much memory")
+        let p = prompt.shape[0], initial = KVCache.rounded(p + 256)
+        let lengths = [1, 20, initial - p + 1, initial - p + 2, 320]
+        let sequences = try lengths.enumerated().map { i, steps in
+            try model.makeSequence(mode: .code, prompt: prompt.copy(), params: params(steps: steps, seed: UInt64(i)))
+        }
+        var peaks = sequences.map(\.cache.bytes)
+        while sequences.contains(where: { !$0.finished }) {
+            let before = sequences.map(\.cache.bytes)
+            model.step(sequences)
+            for (i, s) in sequences.enumerated() where s.cache.bytes != before[i] {
+                peaks[i] = max(peaks[i], before[i] + s.cache.bytes)     // old and new buffers while copying
+            }
+        }
+        for (i, steps) in lengths.enumerated() {
+            #expect(sequences[i].steps == steps)
+            #expect(model.kvCacheBytes(promptLength: p, maxNewTokens: steps) == peaks[i], "\(steps) steps")
+        }
+        #expect(sequences[2].cache.capacity == initial, "the last fed-back step fills the cache exactly")
+        #expect(sequences[3].cache.capacity == 2 * initial)
+    }
 }
