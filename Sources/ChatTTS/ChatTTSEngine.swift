@@ -1,5 +1,6 @@
 import Foundation
 import Synthesis
+import Tensors
 
 /// The native ChatTTS engine behind the scheduler: one shared model, one `Job` per request.
 ///

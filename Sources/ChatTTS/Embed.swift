@@ -36,10 +36,11 @@ public struct Embed: Sendable {
         }
         try loader.finish()
         let heads = headCode, audio = config.numAudioTokens
-        headCodePacked = PackedMatrix(rows: heads.count * audio, cols: h, format: format, groupSize: groupSize) { r in
+        headCodePacked = try PackedMatrix(rows: heads.count * audio, cols: h, format: format,
+                                          groupSize: groupSize) { r in
             UnsafePointer(heads[r / audio].pointer + (r % audio) * h)
         }
-        headTextPacked = PackedMatrix(headText, format: format, groupSize: groupSize)
+        headTextPacked = try PackedMatrix(headText, format: format, groupSize: groupSize)
     }
 
     /// PyTorch's `weight_norm(dim=0)` parametrization: `original0` is g [rows, 1], `original1` is v [rows, columns].

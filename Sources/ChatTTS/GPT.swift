@@ -49,11 +49,11 @@ public struct GPT: Sendable {
         // Every layer's matrices in shared huge-page regions: a step streams them all.
         let arena = WeightArena()
         /// Packs matrices stacked by rows, then lets go of the float32 source pages.
-        func pack(_ parts: [Tensor]) -> PackedMatrix {
+        func pack(_ parts: [Tensor]) throws -> PackedMatrix {
             let cols = parts[0].shape[1]
             var owners: [(Tensor, Int)] = []
             for p in parts { for r in 0..<p.shape[0] { owners.append((p, r)) } }
-            let packed = PackedMatrix(rows: owners.count, cols: cols, format: format, groupSize: group,
+            let packed = try PackedMatrix(rows: owners.count, cols: cols, format: format, groupSize: group,
                                       arena: arena) { r in
                 UnsafePointer(owners[r].0.pointer + owners[r].1 * cols)
             }
@@ -64,14 +64,14 @@ public struct GPT: Sendable {
             let l = root.scope("layers").scope(i)
             return Layer(
                 inputNorm: try l("input_layernorm.weight", shape: [h]).copy(),
-                qkv: pack([try l("self_attn.q_proj.weight", shape: [qDim, h]),
-                           try l("self_attn.k_proj.weight", shape: [kvDim, h]),
-                           try l("self_attn.v_proj.weight", shape: [kvDim, h])]),
-                o: pack([try l("self_attn.o_proj.weight", shape: [h, qDim])]),
+                qkv: try pack([try l("self_attn.q_proj.weight", shape: [qDim, h]),
+                               try l("self_attn.k_proj.weight", shape: [kvDim, h]),
+                               try l("self_attn.v_proj.weight", shape: [kvDim, h])]),
+                o: try pack([try l("self_attn.o_proj.weight", shape: [h, qDim])]),
                 postNorm: try l("post_attention_layernorm.weight", shape: [h]).copy(),
-                gateUp: pack([try l("mlp.gate_proj.weight", shape: [m, h]),
-                               try l("mlp.up_proj.weight", shape: [m, h])]),
-                down: pack([try l("mlp.down_proj.weight", shape: [h, m])]))
+                gateUp: try pack([try l("mlp.gate_proj.weight", shape: [m, h]),
+                                   try l("mlp.up_proj.weight", shape: [m, h])]),
+                down: try pack([try l("mlp.down_proj.weight", shape: [h, m])]))
         }
         norm = try root("norm.weight", shape: [h]).copy()
         try loader.finish(ignoring: { $0.hasSuffix("embed_tokens.weight") || $0.hasSuffix("rotary_emb.inv_freq") })
@@ -84,9 +84,13 @@ public struct GPT: Sendable {
         layers.reduce(0) { $0 + $1.qkv.bytes + $1.o.bytes + $1.gateUp.bytes + $1.down.bytes }
     }
 
-    public func makeCache(capacity: Int) -> KVCache {
-        KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity,
-                precision: kvPrecision)
+    /// A cache for `capacity` positions in this model's shape and `kvPrecision`. `allocator`: where its memory comes
+    /// from (tests pass one that fails); throws when that memory cannot be had.
+    public func makeCache(capacity: Int, allocator: KVCache.Allocator = .hugePages) throws(AllocationError)
+        -> KVCache
+    {
+        try KVCache(layers: config.numLayers, kvHeads: config.numKVHeads, headDim: config.headDim, capacity: capacity,
+                    precision: kvPrecision, allocator: allocator)
     }
 
     /// Runs new positions of several sequences in one pass and appends them to their caches.
@@ -101,7 +105,7 @@ public struct GPT: Sendable {
         let rows = input.shape[0], h = c.hiddenSize, hd = c.headDim
         let qDim = c.numHeads * hd, kvDim = c.numKVHeads * hd, qkvDim = qDim + 2 * kvDim
         let m = c.intermediateSize
-        for (cache, n) in zip(caches, counts) { cache.reserve(n) }
+        for (cache, n) in zip(caches, counts) { precondition(cache.length + n <= cache.capacity, "reserve first") }
 
         let x = input.copy()                                  // residual stream [rows, hidden]
         let normed = Tensor(zeros: [rows, h])

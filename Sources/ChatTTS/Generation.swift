@@ -43,6 +43,10 @@ public final class GenerationSequence: @unchecked Sendable {
     /// [steps, hidden] flattened: the hidden state that produced each step's tokens (what the decoder reads).
     public private(set) var hiddens: [Float] = []
     public private(set) var finished = false
+    /// Why the sequence stopped early, when it did not stop by itself: its KV cache could not grow (the machine is
+    /// out of memory). Set together with `finished`; the other sequences of the batch go on, and the engine fails
+    /// this request alone with this error.
+    public private(set) var failure: (any Error)?
     /// True when the sequence stopped on EOS rather than on `maxNewTokens` or cancellation.
     public private(set) var endedOnEOS = false
     public let promptLength: Int
@@ -78,6 +82,12 @@ public final class GenerationSequence: @unchecked Sendable {
         finished = true
     }
 
+    /// Stops generation because of `error`, which the engine reports for this request.
+    func fail(_ error: any Error) {
+        failure = error
+        finished = true
+    }
+
     func accept(_ step: [Int], hidden: UnsafePointer<Float>, embed: Embed) {
         let stepIndex = tokens.count
         if step.contains(eos) {
@@ -102,17 +112,57 @@ public final class GenerationSequence: @unchecked Sendable {
 }
 
 extension ChatTTSModel {
-    /// A sequence ready to join a batch: `prompt` [rows, hidden] are its input embeddings.
-    public func makeSequence(mode: GenerationMode, prompt: Tensor, params: GenerationParams) -> GenerationSequence {
-        let cache = gpt.makeCache(capacity: prompt.shape[0] + min(params.maxNewTokens, 256))
+    /// A sequence ready to join a batch: `prompt` [rows, hidden] are its input embeddings. Throws when its KV
+    /// cache cannot be allocated; `allocator` is where that memory comes from (tests pass one that fails).
+    public func makeSequence(mode: GenerationMode, prompt: Tensor, params: GenerationParams,
+                             allocator: KVCache.Allocator = .hugePages) throws(AllocationError)
+        -> GenerationSequence
+    {
+        let capacity = initialCacheCapacity(promptLength: prompt.shape[0], maxNewTokens: params.maxNewTokens)
+        let cache = try gpt.makeCache(capacity: capacity, allocator: allocator)
         let eos = mode == .code ? config.eosCode : tokenizer.id(of: "[Ebreak]") ?? -1
         return GenerationSequence(mode: mode, params: params, prompt: prompt, cache: cache, eos: eos)
     }
 
+    /// Positions a new sequence's cache starts with: the prompt and up to 256 steps, so that short requests never
+    /// grow and long ones grow a few times.
+    func initialCacheCapacity(promptLength: Int, maxNewTokens: Int) -> Int {
+        KVCache.rounded(promptLength + min(maxNewTokens, 256))
+    }
+
+    /// The most bytes a sequence's KV cache holds at once over its life, for admission against a memory budget.
+    ///
+    /// The cache starts at `initialCacheCapacity` and doubles when full, up to room for the prompt and every step
+    /// but the last (the last step's token is never fed back). While it grows the old and the new buffers exist
+    /// together, so after any growth the peak is the last two capacities together. Huge-page rounding is not
+    /// counted (under 2 MiB per buffer).
+    public func kvCacheBytes(promptLength: Int, maxNewTokens: Int) -> Int {
+        let c = gpt.config
+        func bytes(_ capacity: Int) -> Int {
+            KVCache.bytes(capacity: capacity, layers: c.numLayers, kvHeads: c.numKVHeads, headDim: c.headDim,
+                          precision: gpt.kvPrecision)
+        }
+        let initial = initialCacheCapacity(promptLength: promptLength, maxNewTokens: maxNewTokens)
+        let final = KVCache.grown(initial, toHold: promptLength + max(maxNewTokens, 1) - 1)
+        // Growth one row at a time always doubles once, so the last capacity before `final` is its half.
+        return final == initial ? bytes(initial) : bytes(final) + bytes(final / 2)
+    }
+
     /// One step for every unfinished sequence: one GPT pass over all their new rows (each weight read once for the
     /// whole batch), then per-sequence logits and sampling. Sequences may join or leave between steps.
+    ///
+    /// Each sequence first makes room in its cache for its new rows; one whose cache cannot grow is finished with
+    /// the error as its `failure` and left out of the step, and the others step as if it had never been there.
     public func step(_ sequences: [GenerationSequence], debug: DebugSink? = nil) {
-        let active = sequences.filter { !$0.finished }
+        var active: [GenerationSequence] = []
+        for s in sequences where !s.finished {
+            do {
+                try s.cache.reserve(s.pending.shape[0])
+                active.append(s)
+            } catch {
+                s.fail(error)
+            }
+        }
         guard !active.isEmpty else { return }
         let h = config.hiddenSize
         let rows = active.reduce(0) { $0 + $1.pending.shape[0] }

@@ -16,6 +16,22 @@ public final class KVCache: @unchecked Sendable {
     /// against 200 MB of int8 weights), for a rounding of 2^-11 relative.
     public typealias Precision = KVPrecision
 
+    /// Where the cache's memory comes from: huge-page regions, or in tests one that fails on purpose, so that one
+    /// sequence's allocation failure can be provoked without a global switch. A value per cache, kept for growth.
+    public struct Allocator: Sendable {
+        /// A region of at least the given number of zeroed bytes, 2 MiB aligned, or the reason there is none.
+        public let region: @Sendable (Int) throws(AllocationError) -> HugePageRegion
+
+        public init(region: @escaping @Sendable (Int) throws(AllocationError) -> HugePageRegion) {
+            self.region = region
+        }
+
+        /// The system's memory, through `HugePageRegion`.
+        public static var hugePages: Allocator {
+            Allocator { bytes throws(AllocationError) in try HugePageRegion(byteCount: bytes) }
+        }
+    }
+
     public let precision: Precision
     public let layers: Int
     public let kvHeads: Int
@@ -26,28 +42,46 @@ public final class KVCache: @unchecked Sendable {
     /// [layers, kvHeads, capacity * headDim] of `precision`, keys tiled.
     private var keyRegion: HugePageRegion
     private var valueRegion: HugePageRegion
+    private let allocator: Allocator
 
-    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, precision: Precision = .f32) {
+    /// Throws when the memory for `capacity` positions cannot be had: the request fails, the process goes on.
+    public init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int, precision: Precision = .f32,
+                allocator: Allocator = .hugePages) throws(AllocationError) {
         self.precision = precision
         self.layers = layers
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.capacity = Self.rounded(capacity)
-        keyRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * precision.bytes)
-        valueRegion = HugePageRegion(byteCount: layers * kvHeads * self.capacity * headDim * precision.bytes)
+        self.allocator = allocator
+        let buffer = layers * kvHeads * self.capacity * headDim * precision.bytes
+        keyRegion = try allocator.region(buffer)
+        valueRegion = try allocator.region(buffer)
     }
 
     static func rounded(_ capacity: Int) -> Int { (max(capacity, 1) + 15) & ~15 }
 
-    /// Makes room for `extra` more positions, doubling to keep appends amortized.
-    public func reserve(_ extra: Int) {
+    /// The capacity `reserve` grows `capacity` to so that it holds `needed` positions: doubled until it does.
+    static func grown(_ capacity: Int, toHold needed: Int) -> Int {
+        var grown = capacity
+        while grown < needed { grown *= 2 }
+        return grown
+    }
+
+    /// Bytes of keys and values together for `capacity` positions (what `bytes` reports).
+    static func bytes(capacity: Int, layers: Int, kvHeads: Int, headDim: Int, precision: Precision) -> Int {
+        2 * layers * kvHeads * capacity * headDim * precision.bytes
+    }
+
+    /// Makes room for `extra` more positions, doubling to keep appends amortized. While it copies, the old and the
+    /// new buffers exist together (`ChatTTSModel.kvCacheBytes` counts that peak). Throws when the larger buffers
+    /// cannot be had; the cache is then unchanged and still usable up to its present capacity.
+    public func reserve(_ extra: Int) throws(AllocationError) {
         let needed = length + extra
         guard needed > capacity else { return }
-        var newCapacity = capacity
-        while newCapacity < needed { newCapacity *= 2 }
-        let size = precision.bytes
-        let newKeys = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * size)
-        let newValues = HugePageRegion(byteCount: layers * kvHeads * newCapacity * headDim * size)
+        let newCapacity = Self.grown(capacity, toHold: needed)
+        let size = precision.bytes, buffer = layers * kvHeads * newCapacity * headDim * size
+        let newKeys = try allocator.region(buffer)
+        let newValues = try allocator.region(buffer)
         // Whole tiles of keys (the filled part of the last one included), rows of values.
         let keyBytes = Self.rounded(length) * headDim * size, valueBytes = length * headDim * size
         for block in 0..<(layers * kvHeads) {
@@ -105,5 +139,7 @@ public final class KVCache: @unchecked Sendable {
         return Float16(clamped)
     }
 
-    public var bytes: Int { 2 * layers * kvHeads * capacity * headDim * precision.bytes }
+    public var bytes: Int {
+        Self.bytes(capacity: capacity, layers: layers, kvHeads: kvHeads, headDim: headDim, precision: precision)
+    }
 }

@@ -22,14 +22,19 @@ public final class HugePageRegion: @unchecked Sendable {
     public static let alignment = 2 << 20
 
     /// `byteCount` zeroed bytes (fresh anonymous pages are zero), 2 MiB aligned.
-    public init(byteCount: Int) {
+    ///
+    /// Throws `AllocationError` when the system refuses the mapping: a request's KV cache asking for more than the
+    /// machine has must fail that request, not the process that serves the others.
+    public init(byteCount: Int) throws(AllocationError) {
         let size = max(byteCount, 1)
+        // Sizes near Int.max would overflow the rounding below; no system maps them anyway.
+        guard size <= Int.max - 2 * Self.alignment else { throw AllocationError(byteCount: byteCount, errno: ENOMEM) }
         let pageRounded = (size + 4095) & ~4095
         // Map one alignment more, then keep the aligned window: mmap itself only promises 4 KiB alignment.
         let total = pageRounded + Self.alignment
         guard let raw = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               raw != MAP_FAILED else {
-            fatalError("HugePageRegion: mmap of \(total) bytes failed (errno \(errno))")
+            throw AllocationError(byteCount: byteCount, errno: errno)
         }
         let aligned = (Int(bitPattern: raw) + Self.alignment - 1) & ~(Self.alignment - 1)
         mapping = raw
@@ -43,6 +48,22 @@ public final class HugePageRegion: @unchecked Sendable {
 
     deinit {
         munmap(mapping, mappedBytes)
+    }
+}
+
+/// The system refused memory: which size was asked for and why (`errno`, usually `ENOMEM`).
+public struct AllocationError: Error, CustomStringConvertible {
+    public let byteCount: Int
+    public let errno: Int32
+
+    public init(byteCount: Int, errno: Int32) {
+        self.byteCount = byteCount
+        self.errno = errno
+    }
+
+    /// "cannot map 123456789 bytes (errno 12: Cannot allocate memory)".
+    public var description: String {
+        "cannot map \(byteCount) bytes (errno \(errno): \(String(cString: strerror(errno))))"
     }
 }
 
@@ -62,18 +83,20 @@ public final class WeightArena: Sendable {
     }
 
     /// `byteCount` zeroed bytes aligned to `alignment` (a power of two up to 4096), and the region to keep alive.
-    public func allocate(byteCount: Int, alignment: Int = 64) -> (pointer: UnsafeMutableRawPointer,
-                                                                   owner: HugePageRegion) {
+    /// Throws when a new region cannot be mapped; the arena is unchanged then.
+    public func allocate(byteCount: Int, alignment: Int = 64) throws(AllocationError)
+        -> (pointer: UnsafeMutableRawPointer, owner: HugePageRegion)
+    {
         precondition(alignment > 0 && alignment <= 4096 && alignment & (alignment - 1) == 0, "bad alignment")
-        return state.withLock { s in
+        return try state.withLock { s throws(AllocationError) in
             if byteCount > regionBytes / 4 {
                 // Large blocks get a region of their own, so the shared regions stay dense.
-                let region = HugePageRegion(byteCount: byteCount)
+                let region = try HugePageRegion(byteCount: byteCount)
                 return (region.base, region)
             }
             var offset = (s.used + alignment - 1) & ~(alignment - 1)
             if s.regions.isEmpty || offset + byteCount > regionBytes {
-                s.regions.append(HugePageRegion(byteCount: regionBytes))
+                s.regions.append(try HugePageRegion(byteCount: regionBytes))
                 offset = 0
             }
             s.used = offset + byteCount

@@ -67,9 +67,10 @@ public final class PackedMatrix: @unchecked Sendable {
     /// Packs rows given by `row(r)` (each `cols` floats): the rows of one checkpoint matrix, or of several stacked
     /// (the GPT's q, k, v projections become one matrix, one pass over the input).
     /// `arena`: where the memory comes from (a model packs all its matrices into one); nil gives the matrix a
-    /// region of its own.
+    /// region of its own. Throws when that memory cannot be mapped (a load error: the model does not fit).
     public init(rows: Int, cols: Int, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize,
-                layout: Layout? = nil, arena: WeightArena? = nil, row: (Int) -> UnsafePointer<Float>) {
+                layout: Layout? = nil, arena: WeightArena? = nil,
+                row: (Int) -> UnsafePointer<Float>) throws(AllocationError) {
         precondition(rows > 0 && cols > 0, "PackedMatrix: empty \(rows)x\(cols)")
         self.rows = rows
         self.cols = cols
@@ -86,10 +87,13 @@ public final class PackedMatrix: @unchecked Sendable {
         let dataBytes = (count * format.bytesPerWeight + 63) & ~63
         let sideBytes = (panels * groups * 16 * 4 + 63) & ~63
         let total = dataBytes + (format == .int8 ? sideBytes : 0) + (layout == .vnni ? sideBytes : 0)
-        let block = arena?.allocate(byteCount: total) ?? {
-            let own = HugePageRegion(byteCount: total)
-            return (own.base, own)
-        }()
+        let block: (pointer: UnsafeMutableRawPointer, owner: HugePageRegion)
+        if let arena {
+            block = try arena.allocate(byteCount: total)
+        } else {
+            let own = try HugePageRegion(byteCount: total)
+            block = (own.base, own)
+        }
         region = block.owner
         data = block.pointer
         scales = format == .int8 ? (block.pointer + dataBytes).bindMemory(to: Float.self, capacity: sideBytes / 4) : nil
@@ -128,10 +132,10 @@ public final class PackedMatrix: @unchecked Sendable {
 
     /// Packs a [rows, cols] float32 tensor.
     public convenience init(_ tensor: Tensor, format: WeightFormat, groupSize: Int = PackedMatrix.defaultGroupSize,
-                            arena: WeightArena? = nil) {
+                            arena: WeightArena? = nil) throws(AllocationError) {
         precondition(tensor.rank == 2, "PackedMatrix: need a matrix, got \(tensor.shape)")
         let cols = tensor.shape[1], base = tensor.pointer
-        self.init(rows: tensor.shape[0], cols: cols, format: format, groupSize: groupSize, arena: arena) {
+        try self.init(rows: tensor.shape[0], cols: cols, format: format, groupSize: groupSize, arena: arena) {
             UnsafePointer(base + $0 * cols)
         }
     }

@@ -81,14 +81,14 @@ struct BenchEngine: AsyncParsableCommand {
               + "kernels: \(KernelISA.best.rawValue); threads: \(threadCount)")
         print("load before the run: \(Self.loadAverage())")
         print("model: \(assets); \(steps) timed steps per batch size after the prefill step")
-        let small = Self.measureBandwidth(threads: threadCount, hugePages: false)
-        let huge = Self.measureBandwidth(threads: threadCount, hugePages: true)
+        let small = try Self.measureBandwidth(threads: threadCount, hugePages: false)
+        let huge = try Self.measureBandwidth(threads: threadCount, hugePages: true)
         let bandwidth = (one: max(small.one, huge.one), all: max(small.all, huge.all))
         print(String(format: "memory read bandwidth (measured now, 512 MiB sum): %.1f GB/s with 1 thread, "
                      + "%.1f GB/s with %d (4 KiB pages); %.1f and %.1f GB/s with huge pages; peak = the larger",
                      small.one, small.all, threadCount, huge.one, huge.all))
         print("")
-        if !noKernels { kernelTable(threads: threadCount) }
+        if !noKernels { try kernelTable(threads: threadCount) }
         var rows: [[String: Any]] = []
         var ranges: [String: (Double, Double)] = [:]
         for name in formatNames {
@@ -219,8 +219,8 @@ struct BenchEngine: AsyncParsableCommand {
             "peak_rss_mb": Self.peakRSS() / 1e6,
             // The VM's bandwidth drifts by tens of percent within minutes: measured again right after this format's
             // steps (after its peak RSS was read), the row's "of peak" uses the larger of this and the parent's.
-            "bandwidth_gbs": Self.measureBandwidth(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                                   hugePages: true).all,
+            "bandwidth_gbs": try Self.measureBandwidth(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                                       hugePages: true).all,
         ]
     }
 
@@ -253,7 +253,7 @@ struct BenchEngine: AsyncParsableCommand {
 
     /// Matrix products alone, from memory (a GPT layer's shapes repeated past 256 MB), on every path this CPU has:
     /// the Swift panel kernels per format and instruction set, and for int8 the C VNNI kernel. GB/s of weights read.
-    func kernelTable(threads: Int) {
+    func kernelTable(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
         let shapes = [(2304, 768), (768, 768), (6144, 768), (768, 3072)]
         var paths: [(String, WeightFormat, PackedMatrix.Layout, KernelISA)] = []
@@ -274,8 +274,8 @@ struct BenchEngine: AsyncParsableCommand {
             var total = 0
             while total < 256 << 20 {
                 for ((r, c), src) in zip(shapes, sources) {
-                    let m = src.withUnsafeBufferPointer { b in
-                        PackedMatrix(rows: r, cols: c, format: format, layout: layout) { b.baseAddress! + $0 * c }
+                    let m = try src.withUnsafeBufferPointer { b in
+                        try PackedMatrix(rows: r, cols: c, format: format, layout: layout) { b.baseAddress! + $0 * c }
                     }
                     mats.append(m)
                     total += m.bytes
@@ -347,9 +347,9 @@ struct BenchEngine: AsyncParsableCommand {
 
     /// Read bandwidth: sums a 512 MiB buffer (far beyond any cache), best of 5, on 1 thread and on the pool; in 4 KiB
     /// pages or in huge pages (`HugePageRegion`, as the engine keeps its weights).
-    static func measureBandwidth(threads: Int, hugePages: Bool) -> (one: Double, all: Double) {
+    static func measureBandwidth(threads: Int, hugePages: Bool) throws -> (one: Double, all: Double) {
         let count = 128 << 20
-        let region = hugePages ? HugePageRegion(byteCount: count * 4) : nil
+        let region = hugePages ? try HugePageRegion(byteCount: count * 4) : nil
         let buffer = region?.base.bindMemory(to: Float.self, capacity: count)
             ?? UnsafeMutablePointer<Float>.allocate(capacity: count)
         defer { if region == nil { buffer.deallocate() } }

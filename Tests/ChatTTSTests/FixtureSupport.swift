@@ -68,3 +68,14 @@ final class Recorder: DebugSink, @unchecked Sendable {
         return store[name] ?? []
     }
 }
+
+extension GPT {
+    /// `forward` after making room in each cache for its new rows, as `ChatTTSModel.step` does before every pass:
+    /// tests that drive the GPT directly start from small caches.
+    func reserveAndForward(_ input: Tensor, counts: [Int], caches: [KVCache], debug: DebugSink? = nil) throws
+        -> Tensor
+    {
+        for (cache, n) in zip(caches, counts) { try cache.reserve(n) }
+        return forward(input, counts: counts, caches: caches, debug: debug)
+    }
+}

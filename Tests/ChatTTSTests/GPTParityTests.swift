@@ -35,9 +35,9 @@ struct GPTParityTests {
         for b in 0..<batch {
             let rows = realRows(mask, item: b)
             let recorder = Recorder()
-            let cache = model.gpt.makeCache(capacity: 4)
+            let cache = try model.gpt.makeCache(capacity: 4)
             let x = Tensor(shape: [rows.count, h], values: Fixtures.slice(inputs, item: b, rows: rows))
-            let hidden = model.gpt.forward(x, counts: [rows.count], caches: [cache], debug: recorder)
+            let hidden = try model.gpt.reserveAndForward(x, counts: [rows.count], caches: [cache], debug: recorder)
             for layer in 0..<model.config.numLayers {
                 let expected = Fixtures.slice(try f.tensor("prefill.layer_out.\(layer)"), item: b, rows: rows)
                 #expect(Fixtures.nmse(recorder["gpt.layer.\(layer)"][0].scalars, expected) < tolerance, "item \(b) layer \(layer)")
@@ -63,7 +63,7 @@ struct GPTParityTests {
                 let row = Tensor(zeros: [1, h])
                 model.embed.embedCodes(codes[...], into: row.pointer)
                 #expect(Fixtures.nmse(row.scalars, Fixtures.slice(stepInputs, item: b, rows: s..<(s + 1))) < 1e-12)
-                let out = model.gpt.forward(row, counts: [1], caches: [cache])
+                let out = try model.gpt.reserveAndForward(row, counts: [1], caches: [cache])
                 #expect(Fixtures.nmse(out.scalars, Fixtures.slice(stepHidden, item: b, rows: s..<(s + 1))) < tolerance,
                         "item \(b) step \(s)")
                 for q in 0..<4 {
@@ -83,8 +83,8 @@ struct GPTParityTests {
         let ranges = (0..<batch).map { realRows(mask, item: $0) }
         #expect(Set(ranges.map(\.count)).count > 1, "fixture texts should differ in length")
         let all = ranges.enumerated().flatMap { Fixtures.slice(inputs, item: $0.offset, rows: $0.element) }
-        let caches = ranges.map { _ in model.gpt.makeCache(capacity: 8) }
-        let hidden = model.gpt.forward(Tensor(shape: [all.count / h, h], values: all), counts: ranges.map(\.count), caches: caches)
+        let caches = try ranges.map { _ in try model.gpt.makeCache(capacity: 8) }
+        let hidden = try model.gpt.reserveAndForward(Tensor(shape: [all.count / h, h], values: all), counts: ranges.map(\.count), caches: caches)
         let expected = try f.tensor("prefill.final_hidden")
         var row = 0
         for (b, r) in ranges.enumerated() {

@@ -129,7 +129,7 @@ struct RefineParityTests {
         let sequences = try texts.enumerated().map { i, text in
             let string = model.decorateForRefine(text, prompt: params.prompt)
             #expect(string == decorated[i])
-            return model.makeSequence(mode: .text, prompt: try model.promptEmbeddings(model.tokenizer.encode(string), voice: nil), params: gp)
+            return try model.makeSequence(mode: .text, prompt: model.promptEmbeddings(model.tokenizer.encode(string), voice: nil), params: gp)
         }
         model.generate(sequences)
         for (b, s) in sequences.enumerated() {

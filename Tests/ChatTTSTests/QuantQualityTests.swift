@@ -54,13 +54,13 @@ struct QuantQualityTests {
         var worst = 0.0
         for b in 0..<batch {
             let first = (0..<l).first { mask.values[b * l + $0] == 1 } ?? l
-            let cache = model.gpt.makeCache(capacity: 8)
+            let cache = try model.gpt.makeCache(capacity: 8)
             let prompt = Tensor(shape: [l - first, h], values: Fixtures.slice(inputs, item: b, rows: first..<l))
-            _ = model.gpt.forward(prompt, counts: [l - first], caches: [cache])
+            _ = try model.gpt.reserveAndForward(prompt, counts: [l - first], caches: [cache])
             for s in 0..<k {
                 let row = Tensor(zeros: [1, h])
                 model.embed.embedCodes((0..<4).map { stepCodes.values[(b * k + s) * 4 + $0] }[...], into: row.pointer)
-                let out = model.gpt.forward(row, counts: [1], caches: [cache])
+                let out = try model.gpt.reserveAndForward(row, counts: [1], caches: [cache])
                 let start = stepLogits.pointer + (b * k + s) * 4 * 626
                 let expected = Array(UnsafeBufferPointer(start: start, count: 4 * 626))
                 worst = max(worst, Fixtures.nmse(logits(model, out.pointer), expected))
@@ -92,10 +92,10 @@ struct QuantQualityTests {
     }
 
     /// Per codebook and step, the argmax of the logits when both models read float32's codes (teacher forcing).
-    func argmaxes(_ model: ChatTTSModel, prompt: Tensor, codes: [[Int]]) -> [[Int]] {
+    func argmaxes(_ model: ChatTTSModel, prompt: Tensor, codes: [[Int]]) throws -> [[Int]] {
         let h = model.hiddenSize, audio = model.config.numAudioTokens
-        let cache = model.gpt.makeCache(capacity: prompt.shape[0] + codes.count)
-        var hidden = model.gpt.forward(prompt, counts: [prompt.shape[0]], caches: [cache])
+        let cache = try model.gpt.makeCache(capacity: prompt.shape[0] + codes.count)
+        var hidden = try model.gpt.reserveAndForward(prompt, counts: [prompt.shape[0]], caches: [cache])
         var last = hidden.pointer + (prompt.shape[0] - 1) * h
         var out: [[Int]] = []
         for step in codes {
@@ -106,7 +106,7 @@ struct QuantQualityTests {
             })
             let row = Tensor(zeros: [1, h])
             model.embed.embedCodes(step[...], into: row.pointer)
-            hidden = model.gpt.forward(row, counts: [1], caches: [cache])
+            hidden = try model.gpt.reserveAndForward(row, counts: [1], caches: [cache])
             last = hidden.pointer
         }
         return out
@@ -132,8 +132,8 @@ struct QuantQualityTests {
         // Teacher forced: both models read float32's codes; how often does the top choice differ?
         var agree = 0, choices = 0
         for (i, r) in reference.enumerated() {
-            let a = argmaxes(Fixtures.model, prompt: prompts[i], codes: r.tokens)
-            let b = argmaxes(model, prompt: prompts[i], codes: r.tokens)
+            let a = try argmaxes(Fixtures.model, prompt: prompts[i], codes: r.tokens)
+            let b = try argmaxes(model, prompt: prompts[i], codes: r.tokens)
             for (x, y) in zip(a, b) {
                 agree += zip(x, y).filter { $0 == $1 }.count
                 choices += x.count

@@ -9,9 +9,9 @@ struct HugePageTests {
     typealias RNG = KernelTesting.SplitMix64
 
     @Test("a region is 2 MiB aligned, zeroed and writable end to end, small or large")
-    func regionIsAlignedAndZeroed() {
+    func regionIsAlignedAndZeroed() throws {
         for size in [1, 4095, 3 << 20, (5 << 20) + 123] {
-            let region = HugePageRegion(byteCount: size)
+            let region = try HugePageRegion(byteCount: size)
             #expect(Int(bitPattern: region.base) % HugePageRegion.alignment == 0, "size \(size)")
             let bytes = region.base.assumingMemoryBound(to: UInt8.self)
             #expect((0..<size).allSatisfy { bytes[$0] == 0 }, "size \(size) zeroed")
@@ -22,11 +22,11 @@ struct HugePageTests {
     }
 
     @Test("arena blocks are aligned, zeroed and disjoint; large ones get a region of their own")
-    func arenaBlocksAreDisjoint() {
+    func arenaBlocksAreDisjoint() throws {
         let arena = WeightArena(regionBytes: 1 << 20)
         var blocks: [(UnsafeMutableRawPointer, Int, HugePageRegion)] = []
         for (i, size) in [100, 64, 300_000, 5000, 1, 700_000, 200_000, 3 << 20].enumerated() {
-            let (pointer, owner) = arena.allocate(byteCount: size, alignment: i % 2 == 0 ? 64 : 4096)
+            let (pointer, owner) = try arena.allocate(byteCount: size, alignment: i % 2 == 0 ? 64 : 4096)
             #expect(Int(bitPattern: pointer) % (i % 2 == 0 ? 64 : 4096) == 0)
             let bytes = pointer.assumingMemoryBound(to: UInt8.self)
             #expect((0..<size).allSatisfy { bytes[$0] == 0 }, "block \(i) zeroed")
@@ -41,8 +41,25 @@ struct HugePageTests {
         }
     }
 
+    /// On the code before `HugePageRegion.init` threw, this test never reported: mmap's failure reached `fatalError`
+    /// and took the whole test process down, as it took the service down when one request's KV cache was too large.
+    @Test("a region too large to map throws an error naming its size and errno instead of stopping the process")
+    func unmappableRegionThrows() throws {
+        let size = 1 << 60                    // an exbibyte: beyond any machine's address space
+        let error = #expect(throws: AllocationError.self) { try HugePageRegion(byteCount: size) }
+        #expect(error?.byteCount == size)
+        #expect(error?.errno == ENOMEM)
+        #expect(error?.description == "cannot map 1152921504606846976 bytes (errno 12: Cannot allocate memory)")
+        #expect(throws: AllocationError.self) { try HugePageRegion(byteCount: .max) }
+        // An arena that could not map a block still serves the next one.
+        let arena = WeightArena(regionBytes: 1 << 20)
+        #expect(throws: AllocationError.self) { try arena.allocate(byteCount: size) }
+        let (pointer, _) = try arena.allocate(byteCount: 100)
+        #expect(pointer.load(as: UInt8.self) == 0)
+    }
+
     @Test("matrices packed into an arena keep working after the arena is gone")
-    func matricesOutliveTheArena() {
+    func matricesOutliveTheArena() throws {
         var rng = RNG(seed: 11)
         let (rows, cols) = (70, 256)
         let w = rng.normal(rows * cols, scale: 0.05)
@@ -51,8 +68,10 @@ struct HugePageTests {
         do {
             let arena = WeightArena(regionBytes: 64 << 10)
             for format in WeightFormat.allCases {
-                matrices.append(w.withUnsafeBufferPointer { b in
-                    PackedMatrix(rows: rows, cols: cols, format: format, arena: arena) { b.baseAddress! + $0 * cols }
+                matrices.append(try w.withUnsafeBufferPointer { b in
+                    try PackedMatrix(rows: rows, cols: cols, format: format, arena: arena) {
+                        b.baseAddress! + $0 * cols
+                    }
                 })
             }
         }

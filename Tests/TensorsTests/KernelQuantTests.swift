@@ -20,7 +20,7 @@ struct KernelQuantTests {
 
     @Test("every format, layout and kernel path matches the scalar reference, plain and accumulating",
           arguments: 0..<4)
-    func matchesReference(variant: Int) {
+    func matchesReference(variant: Int) throws {
         guard variant < Self.variants.count else { return }
         let (format, layout) = Self.variants[variant]
         for (rows, cols, batch) in Self.shapes {
@@ -29,8 +29,8 @@ struct KernelQuantTests {
             let x = rng.normal(batch * cols)
             let start = rng.normal(batch * rows)
             guard layout == .panels || cols % 32 == 0 else { continue }
-            let packed = w.withUnsafeBufferPointer { b in
-                PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 32, layout: layout) {
+            let packed = try w.withUnsafeBufferPointer { b in
+                try PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 32, layout: layout) {
                     b.baseAddress! + $0 * cols
                 }
             }
@@ -50,14 +50,14 @@ struct KernelQuantTests {
     }
 
     @Test("a row's result is bit-identical alone, in any batch, and on any number of threads", arguments: 0..<4)
-    func batchAndThreadInvariant(variant: Int) {
+    func batchAndThreadInvariant(variant: Int) throws {
         guard variant < Self.variants.count else { return }
         let (format, layout) = Self.variants[variant]
         let (rows, cols) = (300, 256)
         var rng = RNG(seed: 42)
         let w = rng.normal(rows * cols, scale: 0.05)
-        let packed = w.withUnsafeBufferPointer { b in
-            PackedMatrix(rows: rows, cols: cols, format: format, layout: layout) { b.baseAddress! + $0 * cols }
+        let packed = try w.withUnsafeBufferPointer { b in
+            try PackedMatrix(rows: rows, cols: cols, format: format, layout: layout) { b.baseAddress! + $0 * cols }
         }
         let x = rng.normal(11 * cols)
         let pool = WorkerPool(threads: 3)
@@ -84,14 +84,14 @@ struct KernelQuantTests {
     }
 
     @Test("packing rounds like the format says: bf16 to nearest even, int8 within half a step of its group scale")
-    func roundingBounds() {
+    func roundingBounds() throws {
         let (rows, cols) = (37, 300)
         var rng = RNG(seed: 7)
         var w = rng.normal(rows * cols, scale: 0.1)
         w[5] = 3                                            // an outlier only affects its own group
         for (format, layout) in Self.variants where layout == .panels || cols % 64 == 0 {
-            let packed = w.withUnsafeBufferPointer { b in
-                PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 64, layout: layout) {
+            let packed = try w.withUnsafeBufferPointer { b in
+                try PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 64, layout: layout) {
                     b.baseAddress! + $0 * cols
                 }
             }
@@ -114,17 +114,17 @@ struct KernelQuantTests {
     }
 
     @Test("memory: int8 is a quarter of float32 plus its scales (and sums for VNNI), bf16 half")
-    func sizes() {
+    func sizes() throws {
         let zeros = [Float](repeating: 0, count: 768)
-        func size(_ format: WeightFormat, _ layout: PackedMatrix.Layout) -> Int {
-            zeros.withUnsafeBufferPointer { b in
-                PackedMatrix(rows: 3072, cols: 768, format: format, layout: layout) { _ in b.baseAddress! }.bytes
+        func size(_ format: WeightFormat, _ layout: PackedMatrix.Layout) throws -> Int {
+            try zeros.withUnsafeBufferPointer { b in
+                try PackedMatrix(rows: 3072, cols: 768, format: format, layout: layout) { _ in b.baseAddress! }.bytes
             }
         }
-        #expect(size(.f32, .panels) == 3072 * 768 * 4)
-        #expect(size(.bf16, .panels) == 3072 * 768 * 2)
-        #expect(size(.int8, .panels) == 3072 * 768 + 3072 * 6 * 4)
-        if KernelISA.vnniSupported { #expect(size(.int8, .vnni) == 3072 * 768 + 3072 * 6 * 8) }
+        #expect(try size(.f32, .panels) == 3072 * 768 * 4)
+        #expect(try size(.bf16, .panels) == 3072 * 768 * 2)
+        #expect(try size(.int8, .panels) == 3072 * 768 + 3072 * 6 * 4)
+        if KernelISA.vnniSupported { #expect(try size(.int8, .vnni) == 3072 * 768 + 3072 * 6 * 8) }
     }
 
     @Test("the VNNI kernels' input rounding (C) equals the Swift reference bit for bit")
