@@ -61,11 +61,16 @@ struct EngineSeamTests {
         #expect((last["error"] as? [String: Any])?["code"] as? String == "engine_failure")
         #expect(!events.contains { $0["type"] as? String == "speech.audio.done" })
 
-        let audio = try await server.client.post("/v1/tts", json: [
-            "text": "fails later", "steps": 20, "fail_at": 5, "response_format": "pcm", "stream_format": "audio",
-        ])
-        #expect(audio.status == 200 && !audio.complete)
-        #expect(audio.body.count < 20 * 100 * 2)
+        // Streamed bytes have no place for an error once the status left: the body is cut short, which the client
+        // sees as a transfer that ends early (our client throws for a chunked body that stops mid-way, or reports it incomplete).
+        do {
+            let audio = try await server.client.post("/v1/tts", json: [
+                "text": "fails later", "steps": 20, "fail_at": 5, "response_format": "pcm", "stream_format": "audio",
+            ])
+            #expect(audio.status == 200 && !audio.complete && audio.body.count < 20 * 100 * 2)
+        } catch {
+            #expect("\(error)".contains("unexpected"), "\(error)")  // NIO's parser: the chunked body stopped mid-way
+        }
         let metrics = try await server.client.get("/metrics").text
         #expect(metrics.contains(#"chattts_failed_requests_total{reason="engine_failure"} 2"#))
         try await server.stop()

@@ -57,6 +57,9 @@ struct KnobTableTests {
     @Test("the README's knob and configuration tables are the ones the tables print")
     func readmeTables() throws {
         let knobs = try ChatTTSKnobs.table().capping("max_new_token", at: ServerConfiguration().maxNewTokens)
+        // The tables as they should stand, for pasting into the README when a declaration changes.
+        let expected = FileManager.default.temporaryDirectory.appendingPathComponent("chattts-readme-tables.md")
+        try Data((knobs.markdownTable + "\n\n" + ServerConfiguration.markdownTable + "\n").utf8).write(to: expected)
         #expect(Self.readme.contains(knobs.markdownTable), "README knob table; expected:\n\(knobs.markdownTable)")
         #expect(Self.readme.contains(ServerConfiguration.markdownTable),
                 "README configuration table; expected:\n\(ServerConfiguration.markdownTable)")

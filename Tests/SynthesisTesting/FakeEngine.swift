@@ -1,3 +1,4 @@
+import Synchronization
 import Synthesis
 
 /// An engine for tests of the scheduler and the server: no model, deterministic audio, and failures on demand.
@@ -17,6 +18,10 @@ public final class FakeEngine: SpeechEngine {
         Knob("step_delay_ms", .integer(0...1000), default: .integer(0), doc: "sleep per step"),
     ])
     public let voices = [VoiceListing(id: "fake-voice", source: "configured")]
+
+    /// The largest batch `step` was given so far, for tests of admission.
+    public var largestBatch: Int { largest.withLock { $0 } }
+    private let largest = Mutex(0)
 
     public init() {}
 
@@ -65,6 +70,7 @@ public final class FakeEngine: SpeechEngine {
     public func memoryBytes(_ s: Sequence) -> Int { s.memory }
 
     public func step(_ batch: [Sequence]) {
+        largest.withLock { $0 = max($0, batch.count) }
         if let delay = batch.map(\.delay).max(), delay > 0 { usleep(UInt32(delay * 1000)) }
         for s in batch where !s.cancelled && s.failure == nil && s.steps < s.total {
             if s.steps == s.failAt {

@@ -249,24 +249,24 @@ struct FakeEngineSchedulerTests {
 
     @Test("requests whose memory does not fit wait for it; one that could never fit is refused")
     func memoryBudget() async throws {
-        var config = SchedulerConfig()
-        config.memoryBudget = 100
-        try await run(config) { scheduler in
-            #expect { try scheduler.submit(try request("huge", ["memory": .integer(101)])) } throws: { error in
+        // Both requests are queued before the scheduler runs, so its first admission sees them together: with room
+        // for both they share every step, without it the second waits although batch slots are free.
+        for (budget, expected) in [(120, 2), (100, 1)] {
+            var config = SchedulerConfig()
+            config.memoryBudget = budget
+            let engine = FakeEngine()
+            let scheduler = Scheduler(engine: engine, config: config)
+            #expect { try scheduler.submit(try request("huge", ["memory": .integer(budget + 1)])) } throws: { error in
                 let e = error as! SynthesisError
                 return e.code == .invalidRequest && e.detail == "request_too_large" && e.message.contains("memoryBudget")
             }
-            let slow: [String: KnobValue] = ["memory": .integer(60), "steps": .integer(30), "step_delay_ms": .integer(2)]
-            let first = try scheduler.submit(try request("a", slow))
-            let second = try scheduler.submit(try request("b", slow))
-            var firstIterator = first.audio.makeAsyncIterator()
-            _ = try await firstIterator.next()
-            // 60 + 60 > 100: the second waits in the queue while the first runs, whatever the free batch slots.
-            #expect(scheduler.stats.activeBatch == 1 && scheduler.stats.queueDepth == 1)
-            #expect(scheduler.stats.memoryReserved == 60)
-            while try await firstIterator.next() != nil {}
-            #expect(try await SchedulerTests.collect(second).audio.count == 30 * engine.samplesPerStep)
+            let jobs = try (0..<2).map { try scheduler.submit(try request("m\($0)", ["memory": .integer(60), "steps": .integer(5)])) }
+            let running = Task { try await scheduler.run() }
+            for job in jobs { #expect(try await SchedulerTests.collect(job).audio.count == 5 * engine.samplesPerStep) }
+            #expect(engine.largestBatch == expected, "budget \(budget)")
             #expect(scheduler.stats.rejected == ["invalid_request": 1])
+            scheduler.beginDraining()
+            try await running.value
         }
     }
 }
