@@ -25,15 +25,31 @@ public enum AudioEncoders {
     /// `.unsupportedFormat` for `aac` and `.unsupportedSampleRate` where the codec cannot take
     /// the rate natively (no resampling happens here).
     public static func make(_ format: AudioFormat, sampleRate: Int) throws -> any AudioEncoder {
+        try make(format, sampleRate: sampleRate, whole: false)
+    }
+
+    /// One complete file for `samples`, for a response that is sent once synthesis has finished. Where a container
+    /// has length fields a stream must leave unknown, they are filled in: `wav` gets its sizes (`WAV.encode`),
+    /// `flac` its STREAMINFO total samples, MD5 and frame sizes, so players show the duration and `flac -t` can
+    /// check the audio. The other formats are the streamed bytes. Throws what `make` throws.
+    public static func encodeWhole(_ format: AudioFormat, samples: [Float], sampleRate: Int) throws -> [UInt8] {
+        let encoder = try make(format, sampleRate: sampleRate, whole: true)  // checks format and rate, wav's too
+        if format == .wav { return WAV.encode(samples: samples, sampleRate: sampleRate) }
+        return try encoder.encode(samples) + encoder.finish()
+    }
+
+    /// The one place that checks the rate and picks the codec; `whole` encoders may keep every byte until `finish`.
+    private static func make(_ format: AudioFormat, sampleRate: Int, whole: Bool) throws -> any AudioEncoder {
         guard sampleRate > 0 else {
-            throw AudioCodecError(.unsupportedSampleRate, "\(format.rawValue): sample rate must be positive, got \(sampleRate)")
+            throw AudioCodecError(.unsupportedSampleRate,
+                                  "\(format.rawValue): sample rate must be positive, got \(sampleRate)")
         }
         switch format {
         case .pcm: return PCMStreamEncoder(sampleRate: sampleRate)
         case .wav: return WAVStreamEncoder(sampleRate: sampleRate)
         case .mp3: return try MP3Encoder(sampleRate: sampleRate)
         case .opus: return try OggOpusEncoder(sampleRate: sampleRate)
-        case .flac: return try FLACEncoder(sampleRate: sampleRate)
+        case .flac: return try FLACEncoder(sampleRate: sampleRate, output: whole ? .file : .stream)
         case .aac:
             throw AudioCodecError(.unsupportedFormat,
                                   "aac is not supported: no free AAC encoder is available; use mp3, opus, flac, wav or pcm")

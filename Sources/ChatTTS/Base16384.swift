@@ -11,30 +11,35 @@ public enum Base16384 {
         var scalars = String.UnicodeScalarView()
         var i = 0
         while i + 7 <= bytes.count {
-            appendUnits(bytes[i..<i + 7], units: 4, to: &scalars)
+            appendUnits(bytes[i..<i + 7], count: 4, to: &scalars)
             i += 7
         }
         let tail = bytes.count - i
         if tail > 0 {
-            appendUnits(bytes[i...], units: (tail * 8 + 13) / 14, to: &scalars)
+            appendUnits(bytes[i...], count: (tail * 8 + 13) / 14, to: &scalars)
             scalars.append(Unicode.Scalar(markerBase + UInt32(tail))!)
         }
         return String(scalars)
     }
 
-    /// Packs up to 7 bytes into a 56-bit big-endian number and emits its top `units` 14-bit groups.
-    private static func appendUnits(_ chunk: ArraySlice<UInt8>, units: Int, to scalars: inout String.UnicodeScalarView) {
+    private static func appendUnits(_ chunk: ArraySlice<UInt8>, count: Int,
+                                    to scalars: inout String.UnicodeScalarView) {
+        for unit in regroup(chunk, from: 8, to: 14, count: count) {
+            scalars.append(Unicode.Scalar(base + UInt32(unit))!)
+        }
+    }
+
+    /// The one step of both directions: reads up to 56 bits of `values`, `inBits` each, most significant first and
+    /// zero-padded at the end, and returns the first `count` groups of `outBits` (7 bytes to 4 units and back).
+    private static func regroup<Values: Collection>(_ values: Values, from inBits: Int, to outBits: Int,
+                                                    count: Int) -> [UInt64] where Values.Element: BinaryInteger {
         var value: UInt64 = 0
-        var n = 0
-        for byte in chunk {
-            value = value << 8 | UInt64(byte)
-            n += 1
+        for v in values {
+            value = value << UInt64(inBits) | UInt64(v)
         }
-        value <<= UInt64(8 * (7 - n))
-        for u in 0..<units {
-            let unit = UInt32((value >> UInt64(42 - 14 * u)) & 0x3FFF)
-            scalars.append(Unicode.Scalar(base + unit)!)
-        }
+        value <<= UInt64(56 - inBits * values.count)
+        let mask: UInt64 = 1 << UInt64(outBits) - 1
+        return (0..<count).map { (value >> UInt64(56 - outBits * ($0 + 1))) & mask }
     }
 
     public static func decode(_ text: String) throws -> [UInt8] {
@@ -80,16 +85,7 @@ public enum Base16384 {
     }
 
     private static func emit(_ chunk: ArraySlice<UInt32>, bytes: Int, to out: inout [UInt8]) {
-        var value: UInt64 = 0
-        var n = 0
-        for unit in chunk {
-            value = value << 14 | UInt64(unit)
-            n += 1
-        }
-        value <<= UInt64(14 * (4 - n))
-        for b in 0..<bytes {
-            out.append(UInt8((value >> UInt64(48 - 8 * b)) & 0xFF))
-        }
+        out += regroup(chunk, from: 14, to: 8, count: bytes).map { UInt8($0) }
     }
 }
 

@@ -8,17 +8,7 @@ public enum LZMA2Raw {
         guard lzma_lzma_preset(&options, UInt32(9) | clzma_preset_extreme) == 0 else {
             throw LZMAError(message: "preset 9e is not supported by this liblzma")
         }
-        return try withUnsafeMutablePointer(to: &options) { optionsPointer in
-            var filters = [
-                lzma_filter(id: clzma_filter_lzma2, options: UnsafeMutableRawPointer(optionsPointer)),
-                lzma_filter(id: clzma_vli_unknown, options: nil),
-            ]
-            var stream = lzma_stream()
-            let rc = lzma_raw_encoder(&stream, &filters)
-            guard rc == LZMA_OK else { throw LZMAError(message: "cannot start encoder (code \(rc.rawValue))") }
-            defer { lzma_end(&stream) }
-            return try run(&stream, input: input)
-        }
+        return try code(input, options: options, coder: "encoder", start: lzma_raw_encoder)
     }
 
     /// Decompression needs a dictionary at least as large as the longest match distance, which is below the
@@ -27,14 +17,23 @@ public enum LZMA2Raw {
         var options = lzma_options_lzma()
         _ = lzma_lzma_preset(&options, 9)
         options.dict_size = dictionarySize
+        return try code(input, options: options, coder: "decoder", start: lzma_raw_decoder)
+    }
+
+    /// Runs `input` through a raw coder that `start` sets up (`lzma_raw_encoder` or `lzma_raw_decoder`) with the
+    /// one filter both directions use, LZMA2 with `options`.
+    private static func code(_ input: [UInt8], options: lzma_options_lzma, coder: String,
+                             start: (UnsafeMutablePointer<lzma_stream>?, UnsafePointer<lzma_filter>?) -> lzma_ret)
+        throws -> [UInt8] {
+        var options = options
         return try withUnsafeMutablePointer(to: &options) { optionsPointer in
-            var filters = [
+            let filters = [
                 lzma_filter(id: clzma_filter_lzma2, options: UnsafeMutableRawPointer(optionsPointer)),
                 lzma_filter(id: clzma_vli_unknown, options: nil),
             ]
             var stream = lzma_stream()
-            let rc = lzma_raw_decoder(&stream, &filters)
-            guard rc == LZMA_OK else { throw LZMAError(message: "cannot start decoder (code \(rc.rawValue))") }
+            let rc = start(&stream, filters)
+            guard rc == LZMA_OK else { throw LZMAError(message: "cannot start \(coder) (code \(rc.rawValue))") }
             defer { lzma_end(&stream) }
             return try run(&stream, input: input)
         }

@@ -76,49 +76,21 @@ extension Tokenizer {
                 guard index < bytes.count else { throw error("unexpected end of input") }
                 switch bytes[index] {
                 case UInt8(ascii: "{"):
-                    index += 1
                     var entries: [(key: String, value: JSON)] = []
-                    skipWhitespace()
-                    if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
-                        index += 1
-                        return .object(entries)
+                    try elements(until: "}") { reader in
+                        guard reader.next == UInt8(ascii: "\"") else { throw reader.error("expected a key") }
+                        let key = try reader.string()
+                        reader.skipWhitespace()
+                        guard reader.next == UInt8(ascii: ":") else { throw reader.error("expected ':'") }
+                        reader.index += 1
+                        reader.skipWhitespace()
+                        entries.append((key, try reader.value(depth: depth + 1)))
                     }
-                    while true {
-                        skipWhitespace()
-                        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                            throw error("expected a key")
-                        }
-                        let key = try string()
-                        skipWhitespace()
-                        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
-                            throw error("expected ':'")
-                        }
-                        index += 1
-                        skipWhitespace()
-                        entries.append((key, try value(depth: depth + 1)))
-                        skipWhitespace()
-                        guard index < bytes.count else { throw error("unexpected end of input") }
-                        if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                        if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(entries) }
-                        throw error("expected ',' or '}'")
-                    }
+                    return .object(entries)
                 case UInt8(ascii: "["):
-                    index += 1
                     var items: [JSON] = []
-                    skipWhitespace()
-                    if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
-                        index += 1
-                        return .array(items)
-                    }
-                    while true {
-                        skipWhitespace()
-                        items.append(try value(depth: depth + 1))
-                        skipWhitespace()
-                        guard index < bytes.count else { throw error("unexpected end of input") }
-                        if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                        if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                        throw error("expected ',' or ']'")
-                    }
+                    try elements(until: "]") { reader in items.append(try reader.value(depth: depth + 1)) }
+                    return .array(items)
                 case UInt8(ascii: "\""):
                     return .string(try string())
                 case UInt8(ascii: "t"):
@@ -129,6 +101,31 @@ extension Tokenizer {
                     return try expect("null", .null)
                 default:
                     return try number()
+                }
+            }
+
+            /// The byte at `index`, nil at the end of the input.
+            var next: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+            /// Reads an object's members or an array's items, from the opening bracket at `index` up to and with
+            /// `close`: `element` reads one, between whitespace; this reads the commas and the empty case.
+            mutating func elements(until close: Unicode.Scalar, _ element: (inout Reader) throws -> Void) throws {
+                index += 1
+                skipWhitespace()
+                if next == UInt8(ascii: close) {
+                    index += 1
+                    return
+                }
+                while true {
+                    skipWhitespace()
+                    try element(&self)
+                    skipWhitespace()
+                    guard let separator = next else { throw error("unexpected end of input") }
+                    guard separator == UInt8(ascii: ",") || separator == UInt8(ascii: close) else {
+                        throw error("expected ',' or '\(close)'")
+                    }
+                    index += 1
+                    if separator == UInt8(ascii: close) { return }
                 }
             }
 

@@ -37,6 +37,40 @@ struct FFmpegError: Error, CustomStringConvertible {
     let description: String
 }
 
+/// Runs a command-line tool on `bytes` written to a temporary file, whose path replaces `{}` in `arguments`.
+enum Tool {
+    struct Result {
+        let status: Int32
+        let stdout: Data
+        let stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    static func run(_ arguments: [String], on bytes: [UInt8], fileExtension: String) throws -> Result {
+        let file = FileManager.default.temporaryDirectory
+            .appendingPathComponent("audiocodecs-\(UUID().uuidString).\(fileExtension)")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments.map { $0 == "{}" ? file.path : $0 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: stdout, stderr: stderr)
+    }
+
+    /// Whether `name` is on PATH.
+    static func exists(_ name: String) -> Bool {
+        (try? run(["sh", "-c", "command -v \(name)"], on: [], fileExtension: "txt").status) == 0
+    }
+}
+
 /// Decodes with the ffmpeg command-line tool, to mono 24 kHz, as f32le or s16le.
 enum FFmpeg {
     static func decode(_ bytes: [UInt8], fileExtension: String, inputOptions: [String] = []) throws -> [Float] {
@@ -50,29 +84,16 @@ enum FFmpeg {
     }
 
     private static func run(_ bytes: [UInt8], fileExtension: String, inputOptions: [String], output: String) throws -> Data {
-        let file = FileManager.default.temporaryDirectory
-            .appendingPathComponent("audiocodecs-\(UUID().uuidString).\(fileExtension)")
-        try Data(bytes).write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"] + inputOptions
-            + ["-i", file.path, "-f", output, "-ac", "1", "-ar", "24000", "-"]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let decoded = out.fileHandleForReading.readDataToEndOfFile()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        if process.terminationStatus == 127 {
+        let result = try Tool.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"] + inputOptions
+                                  + ["-i", "{}", "-f", output, "-ac", "1", "-ar", "24000", "-"],
+                                  on: bytes, fileExtension: fileExtension)
+        if result.status == 127 {
             throw FFmpegError(description: "ffmpeg is not installed: run scripts/ensure-deps.sh")
         }
-        guard process.terminationStatus == 0 else {
-            throw FFmpegError(description: "ffmpeg failed (\(process.terminationStatus)): \(message)")
+        guard result.status == 0 else {
+            throw FFmpegError(description: "ffmpeg failed (\(result.status)): \(result.stderr)")
         }
-        return decoded
+        return result.stdout
     }
 }
 
@@ -146,5 +167,36 @@ struct OggPage {
             at = body
         }
         return pages
+    }
+}
+
+/// STREAMINFO as FLAC lays it out: after "fLaC", a 4-byte block header, then 34 bytes of big-endian bit fields.
+struct StreamInfo {
+    let minBlockSize: Int
+    let maxBlockSize: Int
+    let minFrameSize: Int
+    let maxFrameSize: Int
+    let sampleRate: Int
+    let channels: Int
+    let bitsPerSample: Int
+    /// 0 where the writer could not go back to fill it in.
+    let totalSamples: Int
+    let md5: [UInt8]
+
+    init(_ bytes: [UInt8]) throws {
+        guard bytes.count >= 42, Array(bytes[0..<4]) == Array("fLaC".utf8), bytes[4] & 0x7F == 0 else {
+            throw FFmpegError(description: "no fLaC marker and STREAMINFO block")
+        }
+        let info = Array(bytes[8..<42])
+        func be(_ range: Range<Int>) -> Int { range.reduce(0) { $0 << 8 | Int(info[$1]) } }
+        minBlockSize = be(0..<2)
+        maxBlockSize = be(2..<4)
+        minFrameSize = be(4..<7)
+        maxFrameSize = be(7..<10)
+        sampleRate = be(10..<13) >> 4                        // 20 bits
+        channels = Int(info[12] >> 1 & 7) + 1                 // 3 bits
+        bitsPerSample = (be(12..<14) >> 4 & 0x1F) + 1         // 5 bits
+        totalSamples = (Int(info[13]) & 0xF) << 32 | be(14..<18)  // 36 bits
+        md5 = Array(info[18..<34])
     }
 }

@@ -302,3 +302,29 @@ struct TokenizerRuleTests {
         #expect(try Tokenizer(contentsOf: folder).encode("x y") == [0])  // no pre-tokenizer: one word
     }
 }
+
+@Suite("Tokenizer JSON reader")
+struct TokenizerJSONTests {
+    typealias JSON = Tokenizer.JSON
+
+    @Test("keeps members in file order, duplicates included, through nested objects and arrays")
+    func readsInOrder() throws {
+        let json = try JSON.parse(Array(#" {"b": [1, {"x": null}, [], {}], "a": true, "b": "é" } "#.utf8))
+        let entries = try #require(json.objectEntries)
+        #expect(entries.map(\.key) == ["b", "a", "b"])
+        #expect(json["b"]?.string == "é")
+        let items = try #require(entries[0].value.array)
+        #expect(items.count == 4 && items[0].int == 1 && items[1]["x"]?.isNull == true)
+        #expect(items[2].array?.isEmpty == true && items[3].objectEntries?.isEmpty == true)
+    }
+
+    @Test("rejects malformed input with what was expected and where", arguments: [
+        (#"{"a" 1}"#, "expected ':'", 5), (#"{"a": 1 "b": 2}"#, "expected ',' or '}'", 8),
+        (#"[1, 2"#, "unexpected end of input", 5), (#"[1; 2]"#, "expected ',' or ']'", 2),
+        (#"{1: 2}"#, "expected a key", 1), (#"[1,]"#, "invalid value", 3),
+    ])
+    func rejectsMalformed(text: String, message: String, offset: Int) {
+        let error = #expect(throws: JSON.ParseError.self) { try JSON.parse(Array(text.utf8)) }
+        #expect(error?.message == message && error?.offset == offset, "\(text)")
+    }
+}
