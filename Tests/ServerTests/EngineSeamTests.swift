@@ -76,6 +76,25 @@ struct EngineSeamTests {
         try await server.stop()
     }
 
+    @Test("a whole FLAC response carries its total sample count in STREAMINFO; a streamed one may leave it 0")
+    func wholeFLACHasItsLength() async throws {
+        let server = try await Self.start()
+        func totalSamples(_ bytes: [UInt8]) -> UInt64? {
+            // "fLaC", the STREAMINFO block header, then 10 bytes of block and frame sizes; the next 64 bits are
+            // sample rate (20), channels - 1 (3), bits - 1 (5) and total samples (36).
+            guard bytes.count > 26, bytes[0..<4] == [0x66, 0x4C, 0x61, 0x43] else { return nil }
+            let word = bytes[18..<26].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            return word & ((1 << 36) - 1)
+        }
+        let whole = try await server.client.post("/v1/tts", json: ["text": "flac", "steps": 12, "response_format": "flac"])
+        #expect(whole.status == 200 && totalSamples(whole.body) == 12 * 100)
+        let streamed = try await server.client.post("/v1/tts", json: [
+            "text": "flac", "steps": 12, "response_format": "flac", "stream_format": "audio",
+        ])
+        #expect(streamed.status == 200 && totalSamples(streamed.body) == 0)
+        try await server.stop()
+    }
+
     @Test("a request whose memory could never fit the budget is a 400 that says so")
     func memoryBudget() async throws {
         let server = try await Self.start { $0.memoryBudget = 1000 }

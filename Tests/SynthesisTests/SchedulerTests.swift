@@ -180,6 +180,25 @@ struct SchedulerTests {
         #expect(audio.count == 16 * 512 - 256)
     }
 
+    @Test("a request whose refined text no longer fits the model's positions fails with the reason, not empty audio")
+    func refinedTextTooLong() async throws {
+        // The refinement fits (text + 4 tokens); the speech prompt after it plus 4096 steps cannot. Before the
+        // engine could fail one sequence, this job ended "completed" with no audio (a 200 with an empty body).
+        let p = try parameters(seed: 3, steps: 4096, ["refine": .boolean(true), "refine_max_new_token": .integer(4),
+                                                      "min_new_token": .integer(0)])
+        try await withScheduler { scheduler in
+            let job = try scheduler.submit(request("long", "hello world", p))
+            do {
+                let (audio, _) = try await Self.collect(job)
+                Issue.record("completed with \(audio.count) samples")
+            } catch let error as SynthesisError {
+                #expect(error.code == .invalidRequest && error.field == SpeechRequest.textField)
+                #expect(error.message.contains("after refinement") && error.message.contains("4096 positions"))
+            }
+            #expect(scheduler.stats.failed == ["invalid_request": 1] && scheduler.stats.completed == 0)
+        }
+    }
+
     @Test("voices resolve by name, OpenAI name, seed and string; unknown ones name the field")
     func voices() throws {
         // Seed voices are mean + std * N(0, 1): with std 0 a seed voice is the mean itself, whatever the draw.
