@@ -10,6 +10,9 @@ import Tensors
 /// positions, dimension-major inside a tile ([capacity / 16][headDim][16], `Kernels.keyTileOffset`), values as rows
 /// ([capacity][headDim]). Capacity is a multiple of 16. The buffers are huge-page regions: at 500 positions a
 /// sequence's cache is 60 MB in float32 (30 MB in float16), read once per step.
+///
+/// `@unchecked Sendable`: a cache belongs to one sequence, which one thread steps at a time (the scheduler's compute
+/// thread; attention tasks of one step read it and write only the positions of their own rows).
 public final class KVCache: @unchecked Sendable {
     /// How the cache stores keys and values. float32 is exact; float16 halves what attention reads per step, which
     /// at long contexts and large batches is more than the weights (8 sequences of 500 positions: 250 MB in float16

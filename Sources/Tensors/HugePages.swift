@@ -13,6 +13,9 @@ import Synchronization
 /// page walk (two-dimensional inside a VM) that the hardware prefetchers do not cross; measured here, a 512 MiB
 /// read went from 19-20 to 26-29 GB/s on one thread and from 25-29 to 31-32 GB/s on two with huge pages
 /// (`Benchmarks/README.md`). Where huge pages are off the memory is ordinary anonymous memory.
+///
+/// `@unchecked Sendable`: `base` and the size never change; the bytes belong to whoever the owner (a weight
+/// arena, written once at load; or one sequence's KV cache, touched by its step thread) hands them to.
 public final class HugePageRegion: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let byteCount: Int

@@ -52,6 +52,7 @@ public struct TensorInfo: Sendable, Equatable {
 }
 
 /// A read-only memory mapping that unmaps itself when the last view into it goes away.
+/// `@unchecked Sendable`: the mapping is read-only (PROT_READ) and its address never changes until `deinit`.
 final class MappedRegion: @unchecked Sendable {
     let base: UnsafeMutableRawPointer?
     let length: Int
@@ -90,6 +91,8 @@ final class MappedRegion: @unchecked Sendable {
 ///
 /// Layout: 8-byte little-endian header length N, N bytes of JSON, then the data section. Every tensor's
 /// `data_offsets` must lie inside the data section, match its dtype and shape, and not overlap another.
+///
+/// `@unchecked Sendable`: parsed once in `init` over a read-only mapping; nothing changes afterwards.
 public final class SafetensorsFile: @unchecked Sendable {
     public let path: String
     public let tensors: [String: TensorInfo]

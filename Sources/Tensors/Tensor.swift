@@ -50,6 +50,8 @@ public final class Storage: @unchecked Sendable {
 ///
 /// Low-precision checkpoints (F16, BF16) are widened to float32 when loaded; quantized weight formats
 /// live in their own types next to the kernels that read them.
+/// `@unchecked Sendable`: a tensor is a shape and a `Storage`; the same invariant as `Storage` holds (weights are
+/// written before they are shared and never after; per-request tensors stay on their owner's thread).
 public struct Tensor: @unchecked Sendable {
     public let shape: [Int]
     public let storage: Storage
