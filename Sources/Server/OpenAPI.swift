@@ -16,13 +16,15 @@ enum OpenAPIDocument {
               var openAI = schemas["OpenAISpeechRequest"] as? [String: Any],
               var openAIProperties = openAI["properties"] as? [String: Any]
         else { throw APIError.internalError("the OpenAPI template lost its TTSRequest or OpenAISpeechRequest schema") }
-        for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob) }
-        for key in ["text"] { (ttsProperties[key] as? [String: Any]).map { ttsProperties[key] = $0.merging(["maxLength": maxInputCharacters]) { $1 } } }
-        if let seed = knobs["seed"] { openAIProperties[seed.name] = schema(seed) }
-        (openAIProperties["input"] as? [String: Any]).map { openAIProperties["input"] = $0.merging(["maxLength": maxInputCharacters]) { $1 } }
-        (openAIProperties["model"] as? [String: Any]).map {
-            openAIProperties["model"] = $0.merging(["enum": Models.all(engine: engineName)]) { $1 }
+        /// A property of the template with more keywords.
+        func extend(_ properties: inout [String: Any], _ key: String, _ more: [String: Any]) {
+            properties[key] = (properties[key] as? [String: Any] ?? [:]).merging(more) { $1 }
         }
+        for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob) }
+        extend(&ttsProperties, "text", ["maxLength": maxInputCharacters])
+        extend(&openAIProperties, "input", ["maxLength": maxInputCharacters])
+        extend(&openAIProperties, "model", ["enum": Models.all(engine: engineName)])
+        if let seed = knobs["seed"] { openAIProperties[seed.name] = schema(seed) }
         tts["properties"] = ttsProperties
         openAI["properties"] = openAIProperties
         schemas["TTSRequest"] = tts

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synthesis
 
 /// Everything `chattts serve` can be told, read once at start into one typed value with documented defaults.
 ///
@@ -110,30 +111,18 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Applies command-line flags: `--max-batch 4`, `--max-batch=4`, `--warm-up` / `--no-warm-up`.
     public mutating func apply(flags: [String]) throws(ConfigurationError) {
-        var i = 0
-        while i < flags.count {
-            let arg = flags[i]
-            var name = arg, value: String?
-            if let eq = arg.firstIndex(of: "=") {
-                name = String(arg[..<eq])
-                value = String(arg[arg.index(after: eq)...])
+        let flag = { (name: String) in Self.settings.first { $0.flag == "--" + name } }
+        let pairs: [(name: String, value: String)]
+        do {
+            pairs = try CommandLineFlags.split(flags) { name in
+                flag(name).map { $0.isBoolean ? .onOff : .valued(limit: $0.limit) }
             }
-            let negated = name.hasPrefix("--no-")
-            let base = negated ? "--" + name.dropFirst(5) : name
-            guard let setting = Self.settings.first(where: { $0.flag == base }) else {
-                throw ConfigurationError(key: arg, message: "is not a flag of chattts serve; see chattts serve --help")
-            }
-            if setting.isBoolean, value == nil {
-                value = negated ? "false" : "true"
-            } else if negated {
-                throw ConfigurationError(key: arg, message: "is not a flag: only boolean settings take --no-")
-            } else if value == nil {
-                guard i + 1 < flags.count else { throw ConfigurationError(key: arg, message: "needs a value (\(setting.limit))") }
-                i += 1
-                value = flags[i]
-            }
-            try setting.apply(value!, to: &self, source: setting.flag)
-            i += 1
+        } catch {
+            throw ConfigurationError(key: error.argument, message: error.message + " of chattts serve; see chattts serve --help")
+        }
+        for (name, value) in pairs {
+            let setting = flag(name)!
+            try setting.apply(value, to: &self, source: setting.flag)
         }
     }
 

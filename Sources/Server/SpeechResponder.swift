@@ -96,6 +96,25 @@ struct SpeechResponder: Sendable {
         }
     }
 
+    /// Encodes the job's audio chunk by chunk as it comes, handing each non-empty piece of bytes to `emit` (an
+    /// empty utterance still gets its header); returns the samples encoded.
+    private static func encodeChunks(first: [Float]?, rest audio: AudioIterator, format: AudioFormat, sampleRate: Int,
+                                     emit: ([UInt8]) async throws -> Void) async throws -> Int {
+        let encoder = try AudioEncoders.make(format, sampleRate: sampleRate)
+        var samples = 0
+        var chunk = first ?? []
+        while true {
+            samples += chunk.count
+            let bytes = try encoder.encode(chunk)
+            if !bytes.isEmpty { try await emit(bytes) }
+            guard let next = try await audio.next() else { break }
+            chunk = next
+        }
+        let tail = try encoder.finish()
+        if !tail.isEmpty { try await emit(tail) }
+        return samples
+    }
+
     /// Bytes as they are made. The status is sent with the first audio chunk, so a request that times out in the
     /// queue still gets its 503; after that, a failure ends the body early (the client sees a truncated transfer).
     private func streamed(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String) async throws -> Response {
@@ -103,22 +122,10 @@ struct SpeechResponder: Sendable {
         let first = try await firstChunk(audio, watch: watch, textField: textField)
         let rate = sampleRate
         let body = ResponseBody { writer in
-            var samples = 0
             do {
-                let encoder = try AudioEncoders.make(format, sampleRate: rate)
-                var chunk = first
-                while let current = chunk {
-                    samples += current.count
-                    let bytes = try encoder.encode(current)
-                    if !bytes.isEmpty { try await watch.write(ByteBuffer(bytes: bytes), to: &writer) }
-                    chunk = try await audio.next()
+                let samples = try await Self.encodeChunks(first: first, rest: audio, format: format, sampleRate: rate) {
+                    try await watch.write(ByteBuffer(bytes: $0), to: &writer)
                 }
-                if first == nil {
-                    let header = try encoder.encode([])
-                    if !header.isEmpty { try await watch.write(ByteBuffer(bytes: header), to: &writer) }
-                }
-                let tail = try encoder.finish()
-                if !tail.isEmpty { try await watch.write(ByteBuffer(bytes: tail), to: &writer) }
                 watch.audioFinished(samples: samples)
                 try await watch.finish(&writer, trailers: [.audioSeconds: String(format: "%.3f", watch.audioSeconds)])
                 watch.delivered()
@@ -133,36 +140,22 @@ struct SpeechResponder: Sendable {
     }
 
     /// Server-sent events in OpenAI's shape: `speech.audio.delta` with base64 audio in the requested format, then
-    /// `speech.audio.done` with usage; an error after the first event is sent as an `error` event.
+    /// `speech.audio.done` with usage (input characters, engine steps); an error after the first event is sent as an
+    /// `error` event.
     private func events(job: SpeechJob, watch: JobWatch, format: AudioFormat, textField: String,
                         inputCharacters: Int) async throws -> Response {
         let audio = AudioIterator(job.audio)
         let first = try await firstChunk(audio, watch: watch, textField: textField)
         let rate = sampleRate
         let body = ResponseBody { writer in
-            var samples = 0
             do {
-                let encoder = try AudioEncoders.make(format, sampleRate: rate)
-                var chunk = first
-                var pending: [UInt8] = []
                 do {
-                    while let current = chunk {
-                        samples += current.count
-                        pending += try encoder.encode(current)
-                        if !pending.isEmpty {
-                            try await watch.write(try Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
-                                                  to: &writer)
-                            pending = []
-                        }
-                        chunk = try await audio.next()
-                    }
-                    pending += try encoder.finish()
-                    if !pending.isEmpty {
-                        try await watch.write(try Self.event(["type": "speech.audio.delta", "audio": Data(pending).base64EncodedString()]),
-                                              to: &writer)
+                    let samples = try await Self.encodeChunks(first: first, rest: audio, format: format, sampleRate: rate) {
+                        let delta: [String: Any] = ["type": "speech.audio.delta", "audio": Data($0).base64EncodedString()]
+                        try await watch.write(try Self.event(delta), to: &writer)
                     }
                     watch.audioFinished(samples: samples)
-                    let steps = samples / 512
+                    let steps = job.steps
                     let usage: [String: Any] = ["input_tokens": inputCharacters, "output_tokens": steps,
                                                 "total_tokens": inputCharacters + steps]
                     try await watch.write(try Self.event(["type": "speech.audio.done", "usage": usage]), to: &writer)

@@ -107,36 +107,19 @@ extension KnobTable {
     /// Knob values from command-line flags: `--top-p 0.5`, `--top-p=0.5`, `--refine` / `--no-refine`. A flag that is
     /// no knob of this table is refused with an error that names it.
     public func parse(flags: [String]) throws(SynthesisError) -> [String: KnobValue] {
+        let pairs: [(name: String, value: String)]
+        do {
+            pairs = try CommandLineFlags.split(flags) { name in
+                knobs.first { $0.flagName == name }.map { $0.kind == .boolean ? .onOff : .valued(limit: $0.limitText) }
+            }
+        } catch {
+            throw SynthesisError(.invalidRequest, error.message + "; knobs: " + knobs.map { "--" + $0.flagName }
+                .joined(separator: ", "), field: error.argument, code: "unknown_field")
+        }
         var out: [String: KnobValue] = [:]
-        var i = 0
-        while i < flags.count {
-            let arg = flags[i]
-            var name = arg, text: String?
-            if let eq = arg.firstIndex(of: "=") {
-                name = String(arg[..<eq])
-                text = String(arg[arg.index(after: eq)...])
-            }
-            let negated = name.hasPrefix("--no-")
-            let flag = negated ? String(name.dropFirst(5)) : String(name.drop { $0 == "-" })
-            guard name.hasPrefix("--"), let knob = knobs.first(where: { $0.flagName == flag }) else {
-                throw SynthesisError(.invalidRequest, "is not a flag; knobs: "
-                                     + knobs.map { "--" + $0.flagName }.joined(separator: ", "), field: arg,
-                                     code: "unknown_field")
-            }
-            if case .boolean = knob.kind, text == nil {
-                text = negated ? "false" : "true"
-            } else if negated {
-                throw SynthesisError(.invalidRequest, "is not a flag: only on/off knobs take --no-", field: arg,
-                                     code: "unknown_field")
-            } else if text == nil {
-                guard i + 1 < flags.count else {
-                    throw SynthesisError(.invalidRequest, "needs a value (\(knob.limitText))", field: arg, code: "missing_field")
-                }
-                i += 1
-                text = flags[i]
-            }
-            out[knob.name] = try knob.parse(text!)
-            i += 1
+        for (name, text) in pairs {
+            let knob = knobs.first { $0.flagName == name }!
+            out[knob.name] = try knob.parse(text)
         }
         return out
     }
