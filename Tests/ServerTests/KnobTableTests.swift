@@ -65,6 +65,15 @@ struct KnobTableTests {
                 "README configuration table; expected:\n\(ServerConfiguration.markdownTable)")
     }
 
+    @Test("the example config file names every setting and loads")
+    func exampleConfig() throws {
+        let path = Paths.repository.appendingPathComponent("scripts/service/config.example.json").path
+        let keys = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]).keys
+        #expect(Set(keys) == Set(ServerConfiguration.settings.map(\.key)))
+        let c = try ServerConfiguration.load(file: path, environment: [:])
+        #expect(c.host == "0.0.0.0" && c.memoryBudget == nil && c.threads == nil)
+    }
+
     @Test("the dtype and kernels settings offer exactly the engine's weight formats and instruction sets")
     func choicesMatchTheEngine() {
         #expect(ServerConfiguration.WeightChoice.allCases.map(\.rawValue) == ["auto"] + WeightFormat.allCases.map(\.rawValue))
