@@ -53,8 +53,13 @@ public final class WorkerPool: Sendable {
     /// server sleeps at once.
     public static let spinMicroseconds: Double = 1000
 
-    public init(threads: Int) {
+    /// The window in which `preemptedLoops` slow loops count as contention; `preemptedWindowSeconds` unless a test
+    /// widens it (on a loaded test machine each stalled loop is slower, and fewer fit in 50 ms).
+    let window: Double
+
+    public init(threads: Int, contentionWindow: Double = WorkerPool.preemptedWindowSeconds) {
         self.threads = max(1, threads)
+        window = contentionWindow
         state = PoolState(workers: self.threads - 1)
         for index in 0..<(self.threads - 1) {
             let state = self.state
@@ -88,7 +93,7 @@ public final class WorkerPool: Sendable {
             // are contention.
             guard waited > Self.preemptedWaitSeconds else { return }
             let now = PoolState.now()
-            if now - fallback.windowStart > Self.preemptedWindowSeconds {
+            if now - fallback.windowStart > window {
                 fallback.windowStart = now
                 fallback.slowLoops = 0
             }
