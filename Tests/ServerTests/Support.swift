@@ -62,6 +62,7 @@ final class TestServer: Sendable {
         config.maxNewTokens = 32
         config.streamChunkSteps = 8
         config.drainTimeout = .seconds(20)
+        config.queueWait = .seconds(300)  // tests that fill the queue must not time out on a loaded machine
         return config
     }
 
