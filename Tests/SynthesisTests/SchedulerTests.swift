@@ -22,7 +22,14 @@ struct SchedulerTests {
     }
 
     /// Runs `body` with a running scheduler, then drains it and waits for `run()` to return.
-    func withScheduler<T: Sendable>(_ config: SchedulerConfig = SchedulerConfig(),
+    /// Suites run in parallel on two cores: a queue wait that a loaded machine cannot break.
+    static var patient: SchedulerConfig {
+        var config = SchedulerConfig()
+        config.maxQueueWait = .seconds(600)
+        return config
+    }
+
+    func withScheduler<T: Sendable>(_ config: SchedulerConfig = SchedulerTests.patient,
                                     _ body: (ChatTTSScheduler) async throws -> T) async throws -> T {
         let scheduler = ChatTTSScheduler(engine: Self.engine, config: config)
         let running = Task { try await scheduler.run() }
@@ -55,7 +62,7 @@ struct SchedulerTests {
             #expect(stats.steps >= 16 * 20)
             return out
         }
-        var config = SchedulerConfig()
+        var config = SchedulerTests.patient
         config.maxBatch = 16
         let (together, steps): ([[Float]], Int) = try await withScheduler(config) { scheduler in
             let jobs = try texts.enumerated().map { i, text in
@@ -134,7 +141,7 @@ struct SchedulerTests {
 
     @Test("a full queue refuses with retry-after instead of growing")
     func queueFull() async throws {
-        var config = SchedulerConfig()
+        var config = SchedulerTests.patient
         config.maxBatch = 1
         config.maxQueue = 2
         config.maxQueueWait = .seconds(600)  // the test is about the queue bound, not its wait: a loaded machine is slow
@@ -156,7 +163,7 @@ struct SchedulerTests {
 
     @Test("draining refuses new work but finishes what was accepted")
     func draining() async throws {
-        let scheduler = ChatTTSScheduler(engine: Self.engine)
+        let scheduler = ChatTTSScheduler(engine: Self.engine, config: Self.patient)
         let running = Task { try await scheduler.run() }
         let jobs = try (0..<3).map { i in
             try scheduler.submit(request("d\(i)", "drain \(i)", try parameters(seed: 1, steps: 40)))
@@ -236,7 +243,7 @@ struct FakeEngineSchedulerTests {
         SpeechRequest(id: id, text: "text", voice: nil, knobs: try engine.knobs.resolve(knobs))
     }
 
-    func run<T: Sendable>(_ config: SchedulerConfig = SchedulerConfig(), _ body: (Scheduler<FakeEngine>) async throws -> T)
+    func run<T: Sendable>(_ config: SchedulerConfig = SchedulerTests.patient, _ body: (Scheduler<FakeEngine>) async throws -> T)
         async throws -> T {
         let scheduler = Scheduler(engine: engine, config: config)
         let running = Task { try await scheduler.run() }
@@ -272,7 +279,7 @@ struct FakeEngineSchedulerTests {
         // Both requests are queued before the scheduler runs, so its first admission sees them together: with room
         // for both they share every step, without it the second waits although batch slots are free.
         for (budget, expected) in [(120, 2), (100, 1)] {
-            var config = SchedulerConfig()
+            var config = SchedulerTests.patient
             config.memoryBudget = budget
             let engine = FakeEngine()
             let scheduler = Scheduler(engine: engine, config: config)
