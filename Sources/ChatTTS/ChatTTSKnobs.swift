@@ -46,15 +46,13 @@ public enum ChatTTSKnobs {
         let all = [prompt, temperature, topP, topK, repetitionPenalty, minNewToken, maxNewToken, refine, refinePrompt,
                    refineTemperature, refineTopP, refineTopK, refineRepetitionPenalty, refineMaxNewToken, normalize,
                    seed]
-        let bounded = all.map { knob -> Knob in
-            var k = knob
-            if k.name == maxNewToken.name || k.name == minNewToken.name, case .integer(let r) = k.kind {
-                k.kind = .integer(r.lowerBound...min(r.upperBound, positions))
-                if case .integer(let d)? = k.defaultValue, d > positions { k.defaultValue = .integer(positions) }
-            }
-            return k
+        // The model's positions bound both step counts (a small model may have fewer than the official 4096).
+        let limit = max(1, min(4096, positions))
+        do {
+            return try KnobTable(all).capping(maxNewToken.name, at: limit).capping(minNewToken.name, at: limit)
+        } catch {
+            preconditionFailure("positions \(positions) break the step knobs: \(error)")
         }
-        return KnobTable(bounded)
     }
 
     /// The official defaults.

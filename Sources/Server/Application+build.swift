@@ -24,13 +24,10 @@ public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration
 
     var knobs = engine.knobs
     if let knob = knobs["max_new_token"], case .integer(let range) = knob.kind {
-        guard range.contains(config.maxNewTokens) else {
+        do { knobs = try knobs.capping(knob.name, at: config.maxNewTokens) } catch {
             throw ConfigurationError(
                 key: "maxNewTokens",
                 message: "is \(config.maxNewTokens), outside what requests may use: max_new_token is \(range.lowerBound)...\(range.upperBound) for this model (its positions)")
-        }
-        do { knobs = try knobs.capping(knob.name, at: config.maxNewTokens) } catch {
-            throw ConfigurationError(key: "maxNewTokens", message: error.message)
         }
     }
     if let spec = config.defaultVoice {

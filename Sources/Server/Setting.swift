@@ -1,4 +1,5 @@
 import Foundation
+import Synthesis
 
 /// One server setting, declared once: its file key, documentation, the values it takes and where it lives in
 /// `ServerConfiguration`. The environment variable (`CHATTTS_MAX_BATCH`) and the flag (`--max-batch`) are derived
@@ -89,11 +90,8 @@ extension Setting {
         Setting(key: key, doc: doc, limit: "true or false", isBoolean: true, defaultText: nil,
                 read: { String($0[keyPath: path]) },
                 write: { c, v in
-                    switch v.lowercased() {
-                    case "1", "true", "yes", "on": c[keyPath: path] = true
-                    case "0", "false", "no", "off": c[keyPath: path] = false
-                    default: return false
-                    }
+                    guard let b = Knob.boolean(v) else { return false }
+                    c[keyPath: path] = b
                     return true
                 },
                 isValid: { _ in true })

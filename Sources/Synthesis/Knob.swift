@@ -94,18 +94,22 @@ public struct Knob: Sendable, Equatable {
         case .number: value = Double(t).map(KnobValue.number)
         case .integer: value = Int(t).map(KnobValue.integer)
         case .unsigned: value = UInt64(t).map(KnobValue.unsigned)
-        case .boolean:
-            switch t.lowercased() {
-            case "1", "true", "yes", "on": value = .boolean(true)
-            case "0", "false", "no", "off": value = .boolean(false)
-            default: value = nil
-            }
+        case .boolean: value = Self.boolean(t).map(KnobValue.boolean)
         case .text: value = .text(text)
         }
         guard let value else {
             throw SynthesisError(.invalidRequest, "must be \(kindName), got '\(text)'", field: name, code: "invalid_type")
         }
         return value
+    }
+
+    /// `true/false`, `1/0`, `yes/no`, `on/off` (any case): what flags, variables and config files accept.
+    public static func boolean(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": true
+        case "0", "false", "no", "off": false
+        default: nil
+        }
     }
 
     static func format(_ d: Double) -> String {

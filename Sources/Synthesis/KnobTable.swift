@@ -94,13 +94,6 @@ public struct KnobValues: Sendable, Equatable {
         guard case .unsigned(let u)? = values[knob.name] else { return nil }
         return u
     }
-
-    /// These values with some replaced (unchecked: for values the caller derived from checked ones).
-    public func setting(_ name: String, _ value: KnobValue) -> KnobValues {
-        var out = self
-        out.values[name] = value
-        return out
-    }
 }
 
 extension KnobTable {
