@@ -218,14 +218,15 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
             state.withLock { $0.stats.steps += 1 }
             var samples = 0
             active.removeAll { a in
-                if case .failed(let error) = engine.state(a.sequence) {
+                let after = engine.state(a.sequence)
+                if case .failed(let error) = after {
                     fail(a.job, error)
                     return true
                 }
                 let audio = engine.takeAudio(a.sequence)
                 samples += audio.count
                 a.job.deliver(audio, steps: engine.steps(a.sequence))
-                guard engine.state(a.sequence) == .finished else { return false }
+                guard after == .finished else { return false }
                 a.job.finish(steps: engine.steps(a.sequence))
                 state.withLock { $0.stats.completed += 1 }
                 return true
