@@ -80,7 +80,7 @@ public final class ChatTTSEngine: SpeechEngine {
     }
 
     public func start(_ request: SpeechRequest) throws(SynthesisError) -> Job {
-        let voice = try library.resolve(request.voice)
+        let voice = try library.resolve(request.voice).speaker
         if let voice, voice.values.count != model.hiddenSize {
             throw SynthesisError(.invalidRequest, "has \(voice.values.count) values, this model needs \(model.hiddenSize)",
                                  field: SpeechRequest.voiceField, code: "invalid_voice")

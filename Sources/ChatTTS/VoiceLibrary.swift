@@ -67,8 +67,12 @@ public struct VoiceLibrary: Sendable {
 
     public var names: [String] { voices.keys.sorted() }
 
-    /// A configured name, an OpenAI name, `seed:N`, or a voice string; nil for no speaker (`[empty_spk]`).
-    public func resolve(_ spec: String?) throws(SynthesisError) -> Voice? {
+    /// A configured name, an OpenAI name, `seed:N`, or a voice string; no speaker (`[empty_spk]`) for none.
+    public func resolve(_ spec: String?) throws(SynthesisError) -> VoiceChoice {
+        VoiceChoice(speaker: try speaker(spec))
+    }
+
+    func speaker(_ spec: String?) throws(SynthesisError) -> Voice? {
         guard var spec = spec?.trimmingCharacters(in: .whitespaces), !spec.isEmpty else { return nil }
         if let voice = voices[spec] { return voice }
         if let alias = Self.alias(spec) {
@@ -104,5 +108,17 @@ public struct VoiceLibrary: Sendable {
             out.append(VoiceListing(id: name, source: statistics == nil ? "no speaker" : (Self.alias(name) ?? "")))
         }
         return out
+    }
+}
+
+/// What a request's voice means for the speech stage: a speaker embedding over `[spk_emb]`, a sample prompt
+/// (`spk_smp` codes and `txt_smp` transcript), both (the official API allows it), or neither (`[empty_spk]`).
+public struct VoiceChoice: Sendable, Equatable {
+    public var speaker: Voice?
+    public var sample: SpeakerSample?
+
+    public init(speaker: Voice? = nil, sample: SpeakerSample? = nil) {
+        self.speaker = speaker
+        self.sample = sample
     }
 }

@@ -50,7 +50,7 @@ struct Say: AsyncParsableCommand {
         let knobs = try knobs()
         let seed = knobs.unsigned(ChatTTSKnobs.seed) ?? UInt64.random(in: 0...UInt64.max)
         var options = SynthesisOptions()
-        do { options.voice = try VoiceLibrary().resolve(voice) } catch { throw ValidationError(error.description) }
+        do { options.voice = try VoiceLibrary().resolve(voice).speaker } catch { throw ValidationError(error.description) }
         options.normalize = knobs.boolean(ChatTTSKnobs.normalize)
         options.refine = knobs.boolean(ChatTTSKnobs.refine) ? RefineTextParams(knobs, seed: seed) : nil
         options.code = InferCodeParams(knobs, seed: seed)

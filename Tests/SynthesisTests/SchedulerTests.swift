@@ -212,18 +212,18 @@ struct SchedulerTests {
         // Seed voices are mean + std * N(0, 1): with std 0 a seed voice is the mean itself, whatever the draw.
         let mean = (0..<32).map { Float($0) / 10 }
         let fixed = SpeakerStatistics(std: [Float](repeating: 0, count: 32), mean: mean)
-        #expect(try VoiceLibrary(statistics: fixed).resolve("seed:7")?.values == mean)
-        #expect(try VoiceLibrary(statistics: fixed).resolve("alloy")?.values == mean)
+        #expect(try VoiceLibrary(statistics: fixed).resolve("seed:7").speaker?.values == mean)
+        #expect(try VoiceLibrary(statistics: fixed).resolve("alloy").speaker?.values == mean)
         let unit = SpeakerStatistics(std: [Float](repeating: 1, count: 32), mean: [Float](repeating: 0, count: 32))
         let voice = Voice(values: mean)
         let library = VoiceLibrary(voices: ["alice": voice], statistics: unit)
-        #expect(try library.resolve("alice") == voice)
-        let seven = try #require(try library.resolve("seed:7"))
-        #expect(try library.resolve("seed:7") == seven && (try library.resolve("seed:8")) != seven)
+        #expect(try library.resolve("alice").speaker == voice)
+        let seven = try #require(try library.resolve("seed:7").speaker)
+        #expect(try library.resolve("seed:7").speaker == seven && (try library.resolve("seed:8").speaker) != seven)
         #expect(try library.resolve("alloy") == library.resolve("seed:1001"))
-        #expect(try library.resolve(try voice.string())?.values.count == 32)
-        #expect(try library.resolve(nil) == nil)
-        #expect(try VoiceLibrary().resolve("alloy") == nil)  // no statistics: an OpenAI name means no speaker
+        #expect(try library.resolve(try voice.string()).speaker?.values.count == 32)
+        #expect(try library.resolve(nil) == VoiceChoice())
+        #expect(try VoiceLibrary().resolve("alloy") == VoiceChoice())  // no statistics: an OpenAI name means no speaker
         do {
             _ = try library.resolve("bob")
             Issue.record("resolved an unknown voice")
