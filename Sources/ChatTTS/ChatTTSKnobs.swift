@@ -36,6 +36,20 @@ public enum ChatTTSKnobs {
                                                unit: "tokens", doc: "most tokens the refinement writes")
     public static let normalize = Knob("normalize", .boolean, default: .boolean(true),
                                        doc: "text normalization before speaking")
+    public static let splitText = Knob("split_text", .boolean, default: .boolean(true),
+                                       doc: "split a long text into utterances (at newlines, after `。` and `. `, then at commas or spaces past \(TextSegmenter.boundDescription)) that keep one voice; off: one utterance, cut at `max_new_token`")
+    public static let maxSplitBatch = Knob("max_split_batch", .integer(1...16), default: .integer(4),
+                                           doc: "utterances of one request generated at once")
+    public static let speakerSample = Knob("spk_smp", .text(maxLength: 1 << 20), default: nil,
+                                           doc: "a voice sample as its DVAE codes (the official sample prompt string, `chattts voices make --sample`); needs `txt_smp`",
+                                           absent: "none")
+    public static let sampleTranscript = Knob("txt_smp", .text(maxLength: 4096), default: nil,
+                                              doc: "what the `spk_smp` sample says", absent: "none")
+    public static let sampleAudio = Knob("sample_audio", .text(maxLength: 1 << 24), default: nil,
+                                         doc: "a voice sample as a base64 WAV (16-bit or float, any rate, mono or stereo, at most 30 s); needs `sample_text`; not with `spk_smp`",
+                                         absent: "none")
+    public static let sampleText = Knob("sample_text", .text(maxLength: 4096), default: nil,
+                                        doc: "what the `sample_audio` sample says", absent: "none")
     public static let seed = Knob("seed", .unsigned, default: nil,
                                   doc: "the same seed, text, voice and knobs give the same audio, whatever shares the batch",
                                   absent: "random")
@@ -45,7 +59,7 @@ public enum ChatTTSKnobs {
     public static func table(positions: Int = 4096) -> KnobTable {
         let all = [prompt, temperature, topP, topK, repetitionPenalty, minNewToken, maxNewToken, refine, refinePrompt,
                    refineTemperature, refineTopP, refineTopK, refineRepetitionPenalty, refineMaxNewToken, normalize,
-                   seed]
+                   splitText, maxSplitBatch, speakerSample, sampleTranscript, sampleAudio, sampleText, seed]
         // The model's positions bound both step counts (a small model may have fewer than the official 4096).
         let limit = max(1, min(4096, positions))
         do {

@@ -60,7 +60,8 @@ public func buildApplication(_ config: ServerConfiguration, service: any SpeechS
     let parser = SpeechInputParser(knobs: service.knobs, engineName: service.engineName, config: config,
                                    speed: { service.knobs(forSpeed: $0) })
     let openAPI = try OpenAPIDocument.json(knobs: service.knobs, engineName: service.engineName,
-                                           maxInputCharacters: config.maxInputCharacters)
+                                           maxInputCharacters: config.maxInputCharacters,
+                                           maxTextCharacters: config.maxTextCharacters)
     Routes(parser: parser, openAPI: openAPI,
            speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness),
            readiness: readiness, metrics: metrics).add(to: router)

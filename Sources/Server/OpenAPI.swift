@@ -8,7 +8,7 @@ import Synthesis
 /// of `TTSRequest` (and `seed` of the OpenAI request) from the engine's table, with the limits this server allows,
 /// so the document cannot disagree with what the parser accepts.
 enum OpenAPIDocument {
-    static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int) throws -> String {
+    static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int, maxTextCharacters: Int) throws -> String {
         guard var document = try JSONSerialization.jsonObject(with: Data(template.utf8)) as? [String: Any],
               var components = document["components"] as? [String: Any],
               var schemas = components["schemas"] as? [String: Any],
@@ -21,7 +21,7 @@ enum OpenAPIDocument {
             properties[key] = (properties[key] as? [String: Any] ?? [:]).merging(more) { $1 }
         }
         for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob) }
-        extend(&ttsProperties, "text", ["maxLength": maxInputCharacters])
+        extend(&ttsProperties, "text", ["maxLength": maxTextCharacters])
         extend(&openAIProperties, "input", ["maxLength": maxInputCharacters])
         extend(&openAIProperties, "model", ["enum": Models.all(engine: engineName)])
         if let seed = knobs["seed"] { openAIProperties[seed.name] = schema(seed) }
@@ -173,7 +173,7 @@ enum OpenAPIDocument {
             "required": ["model", "input", "voice"],
             "properties": {
               "model": {"type": "string", "description": "All run the same model: the engine's name or one of OpenAI's."},
-              "input": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxInputCharacters."},
+              "input": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxInputCharacters. Split into utterances like /v1/tts text."},
               "voice": {"$ref": "#/components/schemas/Voice"},
               "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "mp3"},
               "speed": {"type": "number", "minimum": 0.25, "maximum": 4.0, "default": 1.0, "description": "Mapped to ChatTTS's [speed_N] prompt with N = round(5 + 2 log2(speed)) clamped to 0...9: 0.25 -> 1, 0.5 -> 3, 1 -> 5, 2 -> 7, 4 -> 9."},
@@ -186,7 +186,7 @@ enum OpenAPIDocument {
             "required": ["text"],
             "additionalProperties": false,
             "properties": {
-              "text": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxInputCharacters."},
+              "text": {"type": "string", "minLength": 1, "description": "Text to speak; at most the server's maxTextCharacters. A long text is split into utterances (at newlines, after 。 and after '. ', then at commas or spaces) that keep one voice."},
               "voice": {"$ref": "#/components/schemas/Voice", "description": "Default: the server's defaultVoice, else no speaker."},
               "response_format": {"$ref": "#/components/schemas/ResponseFormat", "default": "wav"},
               "stream_format": {"$ref": "#/components/schemas/StreamFormat"}
@@ -226,7 +226,9 @@ enum OpenAPIDocument {
             "description": "Audio in the requested format (or server-sent events with stream_format sse).",
             "headers": {
               "X-Request-ID": {"schema": {"type": "string"}, "description": "The request's ID, echoed or generated."},
-              "X-Audio-Seconds": {"schema": {"type": "number"}, "description": "Seconds of audio (a trailer when streamed)."}
+              "X-Audio-Seconds": {"schema": {"type": "number"}, "description": "Seconds of audio (a trailer when streamed)."},
+              "X-Text-Segments": {"schema": {"type": "integer", "minimum": 1}, "description": "Utterances the text was split into."},
+              "X-Removed-Characters": {"schema": {"type": "string"}, "description": "Characters left out because the model cannot say them: each percent-encoded UTF-8, comma-separated. Absent when none."}
             },
             "content": {
               "audio/mpeg": {"schema": {"type": "string", "format": "binary"}},

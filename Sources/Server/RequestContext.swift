@@ -21,7 +21,7 @@ public struct SpeechRequestContext: RequestContext {
         trace = RequestTrace()
     }
 
-    /// Bodies are JSON of at most 4096 characters of text plus knobs; 1 MiB leaves room for voice strings.
+    /// Speech routes read their bodies up to the `maxRequestBytes` setting; this bounds any other decoder.
     public var maxUploadSize: Int { 1 << 20 }
 }
 

@@ -16,7 +16,7 @@ struct Routes: Sendable {
 
     func add(to router: Router<SpeechRequestContext>) {
         router.post("/v1/audio/speech") { request, context in
-            let fields = try await Self.body(request, context: context)
+            let fields = try await Self.body(request, limit: parser.config.maxRequestBytes)
             do {
                 let input = try parser.openAI(fields)
                 return try await speech.respond(input, textField: "input", context: context)
@@ -26,7 +26,7 @@ struct Routes: Sendable {
             }
         }
         router.post("/v1/tts") { request, context in
-            let fields = try await Self.body(request, context: context)
+            let fields = try await Self.body(request, limit: parser.config.maxRequestBytes)
             do {
                 let input = try parser.native(fields)
                 return try await speech.respond(input, textField: "text", context: context)
@@ -86,12 +86,12 @@ struct Routes: Sendable {
         }
     }
 
-    static func body(_ request: Request, context: SpeechRequestContext) async throws -> JSONFields {
+    static func body(_ request: Request, limit: Int) async throws -> JSONFields {
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            buffer = try await request.body.collect(upTo: limit)
         } catch {
-            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(context.maxUploadSize) bytes",
+            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes (maxRequestBytes)",
                            type: "invalid_request_error", code: "body_too_large")
         }
         return try JSONFields(Array(buffer.readableBytesView))

@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var kernels = KernelChoice.auto
     public var refine = true
     public var maxInputCharacters = 4096
+    public var maxTextCharacters = 20_000
+    public var maxRequestBytes = 16 << 20
     public var maxNewTokens = 2048
     public var maxBatch = 8
     public var maxQueue = 64
@@ -55,7 +57,12 @@ public struct ServerConfiguration: Sendable, Equatable {
                          "compute threads; replicas sharing a host should split the cores"),
         .choice("kernels", \.kernels, "kernel instruction set (`auto`: the best this CPU runs)"),
         .boolean("refine", \.refine, "refinement on `/v1/audio/speech`"),
-        .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000, "longest `input`/`text`"),
+        .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000,
+                 "longest `input` of `/v1/audio/speech` (OpenAI's limit); longer texts are split into utterances"),
+        .integer("maxTextCharacters", \.maxTextCharacters, 1...1_000_000,
+                 "longest `text` of `/v1/tts`; it is split into utterances that share one voice"),
+        .integer("maxRequestBytes", \.maxRequestBytes, 1024...(1 << 30),
+                 "largest request body (16 MiB holds a 30 s voice sample as base64 WAV)"),
         .integer("maxNewTokens", \.maxNewTokens, 1...1_000_000,
                  "largest `max_new_token` (at most the model's positions, 4096); used by `/v1/audio/speech`"),
         .integer("maxBatch", \.maxBatch, 1...256, "sequences per engine step"),

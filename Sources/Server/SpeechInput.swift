@@ -125,7 +125,7 @@ struct SpeechInputParser: Sendable {
     /// so typos do not pass unnoticed.
     func native(_ fields: JSONFields) throws(APIError) -> SpeechInput {
         try fields.rejectUnknown(allowed: Set(Self.serverFields + knobs.names))
-        let text = try Self.text(fields, key: "text", limit: config.maxInputCharacters)
+        let text = try Self.text(fields, key: "text", limit: config.maxTextCharacters)
         var given: [String: KnobValue] = [:]
         for knob in knobs.knobs {
             if let v = try Self.value(fields, knob) { given[knob.name] = v }

@@ -68,10 +68,11 @@ struct SpeechResponder: Sendable {
             watch.failed()
             throw APIError.internalError("encoding \(format.rawValue) failed: \(error)")
         }
-        let headers: HTTPFields = [
+        var headers: HTTPFields = [
             .contentType: format.contentType,
             .audioSeconds: String(format: "%.3f", watch.audioSeconds),
         ]
+        headers.append(contentsOf: Self.detailHeaders(job.details))
         let body = ResponseBody(contentLength: bytes.count) { writer in
             do {
                 try await writer.write(ByteBuffer(bytes: bytes))
@@ -136,7 +137,9 @@ struct SpeechResponder: Sendable {
                 throw error
             }
         }
-        return Response(status: .ok, headers: [.contentType: format.contentType], body: body)
+        var headers: HTTPFields = [.contentType: format.contentType]
+        headers.append(contentsOf: Self.detailHeaders(job.details))
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     /// Server-sent events in OpenAI's shape: `speech.audio.delta` with base64 audio in the requested format, then
@@ -176,7 +179,30 @@ struct SpeechResponder: Sendable {
                 throw error
             }
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+        var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        headers.append(contentsOf: Self.detailHeaders(job.details))
+        return Response(status: .ok, headers: headers, body: body)
+    }
+
+    /// `X-Text-Segments: N` always; `X-Removed-Characters` when the engine left characters out: each one's UTF-8
+    /// percent-encoded (only ASCII letters and digits stay as they are), comma-separated.
+    static func detailHeaders(_ details: SpeechDetails) -> HTTPFields {
+        var fields: HTTPFields = [.textSegments: String(details.textSegments)]
+        if !details.removedCharacters.isEmpty {
+            fields[.removedCharacters] = details.removedCharacters.map { Self.percentEncoded($0) }.joined(separator: ",")
+        }
+        return fields
+    }
+
+    static func percentEncoded(_ c: Character) -> String {
+        String(c).utf8.map { byte in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"):
+                String(UnicodeScalar(byte))
+            default:
+                "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }.joined()
     }
 
     static func event(_ object: [String: Any]) throws -> ByteBuffer {
@@ -215,6 +241,10 @@ extension HTTPField.Name {
     /// Seconds of audio in the response: a header on whole responses, a trailer on streamed ones.
     static let audioSeconds = HTTPField.Name("X-Audio-Seconds")!
     static let requestID = HTTPField.Name("X-Request-ID")!
+    /// Utterances the text was split into.
+    static let textSegments = HTTPField.Name("X-Text-Segments")!
+    /// Characters left out of the text because the engine cannot say them.
+    static let removedCharacters = HTTPField.Name("X-Removed-Characters")!
 }
 
 extension HTTPResponse.Status {
@@ -365,5 +395,11 @@ public final class InFlightRequests: Sendable {
         func attach(_ job: SpeechJob) { attached.withLock { $0 = job } }
 
         func leave() { owner?.remove(number) }
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

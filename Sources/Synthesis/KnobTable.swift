@@ -89,6 +89,12 @@ public struct KnobValues: Sendable, Equatable {
         return s
     }
 
+    /// nil when the optional text knob was not given.
+    public func optionalText(_ knob: Knob) -> String? {
+        guard case .text(let s)? = values[knob.name] else { return nil }
+        return s
+    }
+
     /// nil when the optional knob was not given.
     public func unsigned(_ knob: Knob) -> UInt64? {
         guard case .unsigned(let u)? = values[knob.name] else { return nil }

@@ -110,7 +110,7 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                     + "\(config.memoryBudget >> 20) MiB; ask for fewer steps or send a shorter text",
                 code: "request_too_large"))
         }
-        let job = SpeechJob(id: request.id)
+        let job = SpeechJob(id: request.id, details: engine.details(sequence))
         let refusal: SynthesisError? = state.withLock { s in
             if s.draining { return SynthesisError(.draining, "the server is shutting down", retryAfter: 1) }
             if s.queue.count >= config.maxQueue {

@@ -36,6 +36,27 @@ public protocol SpeechEngine: Sendable {
     func takeAudio(_ sequence: Sequence) -> [Float]
     /// Model steps taken by this sequence so far.
     func steps(_ sequence: Sequence) -> Int
+    /// What the engine made of the request at start (text segments, characters it could not say), for the
+    /// response's headers.
+    func details(_ sequence: Sequence) -> SpeechDetails
+}
+
+extension SpeechEngine {
+    public func details(_ sequence: Sequence) -> SpeechDetails { SpeechDetails() }
+}
+
+/// What an engine made of a request's text, known once it started: the client gets it in response headers
+/// (`X-Text-Segments`, `X-Removed-Characters`), before any audio.
+public struct SpeechDetails: Sendable, Equatable {
+    /// Utterances the text was split into (1 for a short text).
+    public var textSegments: Int
+    /// Characters the engine cannot say and left out, each once, in order of first appearance.
+    public var removedCharacters: [Character]
+
+    public init(textSegments: Int = 1, removedCharacters: [Character] = []) {
+        self.textSegments = textSegments
+        self.removedCharacters = removedCharacters
+    }
 }
 
 /// Where one sequence stands after a step.

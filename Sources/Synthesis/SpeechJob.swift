@@ -4,6 +4,8 @@ import Synchronization
 /// The caller's handle on one submitted request: its audio as it is produced, and a way to stop it.
 public final class SpeechJob: Sendable {
     public let id: String
+    /// What the engine made of the request at start.
+    public let details: SpeechDetails
     /// Mono float32 chunks at the engine's sample rate, in order; the stream ends when the utterance is complete,
     /// or throws a `SynthesisError` (queue timeout, drain, cancellation).
     public let audio: AsyncThrowingStream<[Float], Error>
@@ -20,8 +22,9 @@ public final class SpeechJob: Sendable {
         var steps = 0
     }
 
-    init(id: String) {
+    init(id: String, details: SpeechDetails = SpeechDetails()) {
         self.id = id
+        self.details = details
         (audio, continuation) = AsyncThrowingStream<[Float], Error>.makeStream(bufferingPolicy: .unbounded)
         continuation.onTermination = { [weak self] termination in
             // The consumer went away (client disconnected): free the batch slot at the next step.

@@ -32,7 +32,7 @@ struct KnobTableTests {
             (error as! APIError).param == "pitch" && (error as! APIError).code == "invalid_type"
         }
 
-        let document = try OpenAPIDocument.json(knobs: table, engineName: "chattts", maxInputCharacters: 4096)
+        let document = try OpenAPIDocument.json(knobs: table, engineName: "chattts", maxInputCharacters: 4096, maxTextCharacters: 20_000)
         let pitch = try #require(OpenAPITests.ttsProperties(Array(document.utf8))?["pitch"] as? [String: Any])
         #expect(pitch["type"] as? String == "number" && pitch["minimum"] as? Double == 0.5)
         #expect(pitch["maximum"] as? Double == 2 && pitch["default"] as? Double == 1)
@@ -45,7 +45,7 @@ struct KnobTableTests {
     @Test("every /v1/tts knob in the OpenAPI document has the table's limits and default")
     func openAPIFromTable() throws {
         let table = try ChatTTSKnobs.table().capping("max_new_token", at: 2048)
-        let document = try OpenAPIDocument.json(knobs: table, engineName: "chattts", maxInputCharacters: 4096)
+        let document = try OpenAPIDocument.json(knobs: table, engineName: "chattts", maxInputCharacters: 4096, maxTextCharacters: 20_000)
         let properties = try #require(OpenAPITests.ttsProperties(Array(document.utf8)))
         for knob in table.knobs { #expect(properties[knob.name] != nil, "\(knob.name) missing") }
         let topP = try #require(properties["top_P"] as? [String: Any])
