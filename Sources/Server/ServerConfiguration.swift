@@ -65,7 +65,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                  "largest request body (16 MiB holds a 30 s voice sample as base64 WAV)"),
         .integer("maxNewTokens", \.maxNewTokens, 1...1_000_000,
                  "largest `max_new_token` (at most the model's positions, 4096); used by `/v1/audio/speech`"),
-        .integer("maxBatch", \.maxBatch, 1...256, "sequences per engine step"),
+        .integer("maxBatch", \.maxBatch, 1...256, "requests per engine step (a long text runs up to `max_split_batch` utterances of its own)"),
         .integer("maxQueue", \.maxQueue, 0...100_000, "waiting requests before new ones get 503"),
         .seconds("queueWait", \.queueWait, above: 0, open: true, "seconds a request may wait for a batch slot (then 503)"),
         .seconds("drainTimeout", \.drainTimeout, above: 0, open: false,
