@@ -52,7 +52,9 @@ let package = Package(
                        providers: [.apt(["libogg-dev"])]),
         .systemLibrary(name: "CFLAC", path: "Sources/CFLAC", pkgConfig: "flac",
                        providers: [.apt(["libflac-dev"])]),
-        .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC"]),
+        .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
+                       providers: [.apt(["libsoxr-dev"])]),
+        .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC", "CSoxr"]),
         .target(name: "Server", dependencies: [
             "Synthesis", "AudioCodecs",
             .product(name: "Hummingbird", package: "hummingbird"),
