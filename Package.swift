@@ -3,8 +3,8 @@ import PackageDescription
 
 /// Layers point down only: chattts -> ChatTTSService -> Server -> Synthesis <- ChatTTS -> Tensors -> C*.
 /// Synthesis is engine-agnostic (the engine protocol, scheduler, knob table); the ChatTTS engine implements it, and
-/// ChatTTSService wires that engine into the server. AudioCodecs is a leaf used by Server and the CLI; LoadTest is
-/// the HTTP load client of `chattts bench` and the tests.
+/// ChatTTSService wires that engine into the server. AudioCodecs is a leaf used by Server, the CLI and ChatTTS
+/// (voice samples: WAV decoding, resampling); LoadTest is the HTTP load client of `chattts bench` and the tests.
 let package = Package(
     name: "chattts-swift",
     platforms: [.macOS(.v15)],
@@ -43,7 +43,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA", "Synthesis"]),
+        // AudioCodecs: voice samples arrive as WAV files at any rate (decoded and resampled to 24 kHz there).
+        .target(name: "ChatTTS", dependencies: ["Tensors", "CLZMA", "Synthesis", "AudioCodecs"]),
         .systemLibrary(name: "CLame", path: "Sources/CLame", pkgConfig: "lame",
                        providers: [.apt(["libmp3lame-dev"])]),
         .systemLibrary(name: "COpus", path: "Sources/COpus", pkgConfig: "opus",
@@ -52,7 +53,9 @@ let package = Package(
                        providers: [.apt(["libogg-dev"])]),
         .systemLibrary(name: "CFLAC", path: "Sources/CFLAC", pkgConfig: "flac",
                        providers: [.apt(["libflac-dev"])]),
-        .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC"]),
+        .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
+                       providers: [.apt(["libsoxr-dev"])]),
+        .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC", "CSoxr"]),
         .target(name: "Server", dependencies: [
             "Synthesis", "AudioCodecs",
             .product(name: "Hummingbird", package: "hummingbird"),

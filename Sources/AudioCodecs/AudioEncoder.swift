@@ -76,6 +76,8 @@ public struct AudioCodecError: Error, CustomStringConvertible, Sendable, Equatab
         public static let encodingFailed = Code("encodingFailed")
         /// `encode` or `finish` was called after `finish`.
         public static let finished = Code("finished")
+        /// libsoxr refused a sample-rate conversion (`Resampler`).
+        public static let resamplingFailed = Code("resamplingFailed")
     }
 
     public let code: Code

@@ -50,50 +50,7 @@ public enum WAV {
         return Int16((clipped * 32767).rounded())
     }
 
-    /// Decodes a 16-bit PCM mono or multi-channel file written by any tool, returning channel 0 as float32.
-    public static func decode(_ bytes: [UInt8]) throws -> (samples: [Float], sampleRate: Int) {
-        func u32(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24 }
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        guard bytes.count >= 12, Array(bytes[0..<4]) == Array("RIFF".utf8), Array(bytes[8..<12]) == Array("WAVE".utf8) else {
-            throw WAVError(message: "not a RIFF/WAVE file")
-        }
-        var at = 12
-        var sampleRate = 0
-        var channels = 1
-        var bits = 0
-        while at + 8 <= bytes.count {
-            let id = String(decoding: bytes[at..<at + 4], as: UTF8.self)
-            let size = u32(at + 4)
-            let body = at + 8
-            if id == "fmt " {
-                guard body + 16 <= bytes.count else { throw WAVError(message: "truncated fmt chunk") }
-                channels = u16(body + 2)
-                sampleRate = u32(body + 4)
-                bits = u16(body + 14)
-            } else if id == "data" {
-                guard bits == 16, channels >= 1 else { throw WAVError(message: "only 16-bit PCM is supported, got \(bits)-bit") }
-                let end = min(bytes.count, body + size)
-                let frameBytes = 2 * channels
-                var samples: [Float] = []
-                samples.reserveCapacity((end - body) / frameBytes)
-                var p = body
-                while p + frameBytes <= end {
-                    samples.append(Float(Int16(bitPattern: UInt16(u16(p)))) / 32767)
-                    p += frameBytes
-                }
-                return (samples, sampleRate)
-            }
-            at = body + size + (size & 1)
-        }
-        throw WAVError(message: "no data chunk")
-    }
-
     private static func appendLE<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { out += $0 }
     }
-}
-
-public struct WAVError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { "WAV: \(message)" }
 }

@@ -11,6 +11,9 @@ public final class ChatTTSModel: Sendable {
     public let gpt: GPT
     public let decoder: Decoder
     public let vocos: Vocos
+    /// The DVAE's encoder, for voice samples (`sample(waveform:transcript:)`); nil when the folder has no
+    /// `DVAE.safetensors` (optional: synthesis never reads it).
+    public let dvae: DVAEEncoder?
     /// Output sample rate: Vocos hop (256) times the mel frame rate (93.75 Hz).
     public let sampleRate = 24000
 
@@ -19,6 +22,9 @@ public final class ChatTTSModel: Sendable {
         "gpt/config.json", "gpt/model.safetensors", "Embed.safetensors", "Decoder.safetensors", "Vocos.safetensors",
         "tokenizer/tokenizer.json",
     ]
+
+    /// Read when present: cloning a voice from a sample needs it, synthesis does not.
+    public static let dvaeFile = "DVAE.safetensors"
 
     /// How the model was loaded (weight format resolved, thread count).
     public let options: EngineOptions
@@ -48,6 +54,9 @@ public final class ChatTTSModel: Sendable {
         gpt = try GPT(path: gptFolder + "/model.safetensors", config: config, options: resolved, pool: pool)
         decoder = try Decoder(path: folder.appendingPathComponent("Decoder.safetensors").path, pool: pool)
         vocos = try Vocos(path: folder.appendingPathComponent("Vocos.safetensors").path, pool: pool)
+        let dvaePath = folder.appendingPathComponent(Self.dvaeFile).path
+        dvae = FileManager.default.fileExists(atPath: dvaePath)
+            ? try DVAEEncoder(path: dvaePath, numVQ: config.numVQ, pool: pool) : nil
         guard decoder.inputChannels * 2 == config.hiddenSize else {
             throw ModelError(folder.appendingPathComponent("Decoder.safetensors").path,
                              "decoder reads \(decoder.inputChannels * 2) hidden channels, the GPT makes \(config.hiddenSize)")
@@ -55,6 +64,10 @@ public final class ChatTTSModel: Sendable {
         guard decoder.melChannels == vocos.melChannels else {
             throw ModelError(folder.appendingPathComponent("Vocos.safetensors").path,
                              "Vocos reads \(vocos.melChannels) mel channels, the decoder makes \(decoder.melChannels)")
+        }
+        if let dvae, dvae.quantizer.codebookSize > config.eosCode {
+            throw ModelError(dvaePath, "the DVAE makes codes up to \(dvae.quantizer.codebookSize - 1), the GPT's "
+                                 + "codes end below \(config.eosCode) (its EOS)")
         }
         guard tokenizer.count <= config.numTextTokens else {
             throw ModelError(folder.appendingPathComponent("tokenizer/tokenizer.json").path,

@@ -1,21 +1,24 @@
 import Tensors
 
-/// Conv1d over time-major activations [T, C], as PyTorch's `nn.Conv1d` (stride 1, zero padding) computes it on
-/// [C, T]. Each kernel tap is one GEMM over shifted rows, so the work goes through BLAS with no im2col copy.
-/// The checkpoint layout [out, in, K] is repacked once at load into K matrices [out, in].
+/// Conv1d over time-major activations [T, C], as PyTorch's `nn.Conv1d` (zero padding) computes it on [C, T].
+/// Each kernel tap is one GEMM over shifted rows, so the work goes through BLAS with no im2col copy; a stride is
+/// only a larger row step of the GEMM's input (the DVAE's stride-2 downsampling). The checkpoint layout
+/// [out, in, K] is repacked once at load into K matrices [out, in].
 public struct TimeConv1d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: Int
     public let dilation: Int
     public let padding: Int
+    public let stride: Int
     /// [K, out, in]
     let taps: Tensor
     /// [out] or nil
     let bias: Tensor?
 
     public init(_ w: WeightScope, name: String = "", inChannels: Int? = nil, outChannels: Int? = nil,
-                padding: Int, dilation: Int = 1, bias hasBias: Bool) throws {
+                padding: Int, dilation: Int = 1, stride: Int = 1, bias hasBias: Bool) throws {
+        precondition(stride >= 1 && dilation >= 1 && padding >= 0, "TimeConv1d: bad stride, dilation or padding")
         let prefix = name.isEmpty ? "" : name + "."
         let shape = try w.shape(of: prefix + "weight")
         guard shape.count == 3 else {
@@ -27,6 +30,7 @@ public struct TimeConv1d: Sendable {
         kernelSize = shape[2]
         self.dilation = dilation
         self.padding = padding
+        self.stride = stride
         let packed = Tensor(zeros: [kernelSize, outChannels ?? shape[0], inChannels ?? shape[1]])
         let src = weight.pointer, dst = packed.pointer
         let (o, i, k) = (shape[0], shape[1], shape[2])
@@ -35,15 +39,18 @@ public struct TimeConv1d: Sendable {
         bias = hasBias ? try w(prefix + "bias", shape: [shape[0]]) : nil
     }
 
+    /// PyTorch's (T + 2 padding - dilation (K - 1) - 1) / stride + 1; 0 when the padded input is shorter than the
+    /// dilated kernel.
     public func outputLength(_ length: Int) -> Int {
-        length + 2 * padding - dilation * (kernelSize - 1)
+        let span = length + 2 * padding - dilation * (kernelSize - 1) - 1
+        return span < 0 ? 0 : span / stride + 1
     }
 
     /// x: [T, in] -> [T', out]. With a pool, output rows are split into chunks, one BLAS call per tap and chunk.
     public func callAsFunction(_ x: Tensor, pool: WorkerPool? = nil) -> Tensor {
         let t = x.shape[0]
         let outLength = outputLength(t)
-        let out = Tensor(zeros: [max(outLength, 0), outChannels])
+        let out = Tensor(zeros: [outLength, outChannels])
         guard outLength > 0 else { return out }
         forEachChunk(rows: outLength, pool: pool) { rows in self.compute(x, rows: rows, into: out) }
         return out
@@ -56,12 +63,14 @@ public struct TimeConv1d: Sendable {
             for r in rows { (out.pointer + r * outChannels).update(from: bias.pointer, count: outChannels) }
         }
         for tap in 0..<kernelSize {
-            // Output row r reads input row r + tap * dilation - padding.
+            // Output row r reads input row r * stride + shift, which exists for r in first..<last.
             let shift = tap * dilation - padding
-            let first = max(rows.lowerBound, -shift), last = min(rows.upperBound, t - shift)
+            guard t - 1 - shift >= 0 else { continue }
+            let first = max(rows.lowerBound, shift < 0 ? (-shift + stride - 1) / stride : 0)
+            let last = min(rows.upperBound, (t - 1 - shift) / stride + 1)
             guard last > first else { continue }
             Kernels.gemm(transB: true, m: last - first, n: outChannels, k: inChannels,
-                         a: x.pointer + (first + shift) * inChannels, lda: inChannels,
+                         a: x.pointer + (first * stride + shift) * inChannels, lda: stride * inChannels,
                          b: taps.pointer + tap * outChannels * inChannels, ldb: inChannels,
                          beta: bias == nil && tap == 0 ? 0 : 1, c: out.pointer + first * outChannels, ldc: outChannels)
         }

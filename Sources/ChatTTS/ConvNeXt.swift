@@ -65,3 +65,44 @@ public struct ConvNeXtBlock: Sendable {
         }
     }
 }
+
+/// The official `DVAEDecoder` module over time-major [T, C]: conv_in (conv k3, GELU, conv k3), ConvNeXt blocks
+/// (layer scale named `weight`), a 1x1 conv_out without bias. ChatTTS builds its speech decoder
+/// (`Decoder.safetensors`, scope `decoder`) and the DVAE's encoder (scope `encoder`) from it.
+public struct ConvNeXtStack: Sendable {
+    let convIn0: TimeConv1d
+    let convIn2: TimeConv1d
+    let blocks: [ConvNeXtBlock]
+    let convOut: TimeConv1d
+
+    public var inChannels: Int { convIn0.inChannels }
+    public var outChannels: Int { convOut.outChannels }
+
+    /// Frames of context one output frame depends on, on each side.
+    public var receptiveRadius: Int {
+        convIn0.padding + convIn2.padding + blocks.reduce(0) { $0 + $1.depthwise.padding } + convOut.padding
+    }
+
+    /// Blocks are read while `decoder_block.N` exists, so the depth comes from the checkpoint.
+    public init(_ w: WeightScope, dilation: Int) throws {
+        convIn0 = try TimeConv1d(w.scope("conv_in").scope(0), padding: 1, bias: true)
+        convIn2 = try TimeConv1d(w.scope("conv_in").scope(2), inChannels: convIn0.outChannels, padding: 1, bias: true)
+        let hidden = convIn2.outChannels
+        var blocks: [ConvNeXtBlock] = []
+        while w.scope("decoder_block").scope(blocks.count).contains("dwconv.weight") {
+            blocks.append(try ConvNeXtBlock(w.scope("decoder_block").scope(blocks.count), channels: hidden,
+                                            dilation: dilation, scaleName: "weight"))
+        }
+        self.blocks = blocks
+        convOut = try TimeConv1d(w.scope("conv_out"), inChannels: hidden, padding: 0, bias: false)
+    }
+
+    /// x: [T, inChannels] -> [T, outChannels]
+    public func callAsFunction(_ x: Tensor, pool: WorkerPool? = nil) -> Tensor {
+        let a = convIn0(x, pool: pool)
+        Kernels.gelu(a.pointer, count: a.count)
+        let y = convIn2(a, pool: pool)
+        for block in blocks { block(y, pool: pool) }
+        return convOut(y, pool: pool)
+    }
+}

@@ -30,6 +30,8 @@ public struct RefineTextParams: Sendable {
 
 public struct SynthesisOptions: Sendable {
     public var voice: Voice?
+    /// A voice sample for the speech prompt (official `spk_smp` and `txt_smp`), with or without `voice`.
+    public var sample: SpeakerSample?
     public var code = InferCodeParams()
     /// nil skips refinement.
     public var refine: RefineTextParams? = RefineTextParams()
@@ -37,13 +39,15 @@ public struct SynthesisOptions: Sendable {
     public init() {}
 }
 
-/// Which stage a prompt is for, with the stage's parameters.
+/// Which stage a prompt is for, with the stage's parameters. A speech prompt may carry a speaker embedding
+/// (`voice`, over `[spk_emb]`), a voice sample (its transcript in the text, its codes after it), both or neither.
 public enum PromptStage: Sendable {
-    case speech(InferCodeParams, voice: Voice?)
+    case speech(InferCodeParams, voice: Voice?, sample: SpeakerSample? = nil)
     case refine(RefineTextParams)
 }
 
-/// Why a text cannot become a prompt.
+/// Why a text, or a recording meant as a voice sample (official ChatTTS calls the sample's codes the prompt too),
+/// cannot become a speech prompt. The sample reasons are declared beside `sample(waveform:transcript:)`.
 public struct PromptError: Error, CustomStringConvertible, Sendable {
     public struct Reason: Hashable, Sendable {
         let name: String
@@ -63,12 +67,15 @@ public struct PromptError: Error, CustomStringConvertible, Sendable {
 }
 
 extension ChatTTSModel {
-    /// The text the code stage reads: `[Stts][spk_emb]{prompt}{text}[Ptts]` (or `[empty_spk]` without a voice),
-    /// after removing any of those control tokens the user typed.
-    public func decorateForCode(_ text: String, prompt: String, hasVoice: Bool) -> String {
+    /// The text the code stage reads: `[Stts][spk_emb]{transcript}{prompt}{text}[Ptts]` (or `[empty_spk]` without a
+    /// voice; the transcript is a voice sample's, empty without one), after removing any of those control tokens
+    /// the user typed into the text (the transcript is taken as it is, like the official `txt_smp`).
+    public func decorateForCode(_ text: String, prompt: String, hasVoice: Bool, sampleTranscript: String = "")
+        -> String
+    {
         let cleaned = ["[Stts]", "[spk_emb]", "[empty_spk]"].reduce(text) { $0.replacingOccurrences(of: $1, with: "") }
             .trimmingCharacters(in: .whitespaces)
-        return "[Stts]" + (hasVoice ? "[spk_emb]" : "[empty_spk]") + prompt + cleaned + "[Ptts]"
+        return "[Stts]" + (hasVoice ? "[spk_emb]" : "[empty_spk]") + sampleTranscript + prompt + cleaned + "[Ptts]"
     }
 
     /// The text the refinement stage reads.
@@ -76,10 +83,13 @@ extension ChatTTSModel {
         "[Sbreak]" + text + "[Pbreak]" + prompt
     }
 
-    /// Input embeddings [tokens, hidden] for text ids, with the voice written over every `[spk_emb]` position.
-    public func promptEmbeddings(_ ids: [Int], voice: Voice?) throws -> Tensor {
+    /// Input embeddings [tokens + sample frames, hidden]: the text ids, with the voice written over every
+    /// `[spk_emb]` position, then one row per frame of the sample's codes, the sum of its numVQ code embeddings
+    /// (the official tokenizer appends the sample as code frames with text_mask 0).
+    public func promptEmbeddings(_ ids: [Int], voice: Voice?, sample: SpeakerSample? = nil) throws -> Tensor {
         let h = hiddenSize
-        let out = Tensor(zeros: [ids.count, h])
+        let frames = try sample.map(checkedFrames) ?? []
+        let out = Tensor(zeros: [ids.count + frames.count, h])
         let speakerToken = tokenizer.id(of: "[spk_emb]")
         let speaker = voice?.normalized
         if let speaker, speaker.count != h {
@@ -95,7 +105,22 @@ extension ChatTTSModel {
                 embed.embedText(id, into: out.pointer + i * h)
             }
         }
+        for (t, codes) in frames.enumerated() { embed.embedCodes(codes[...], into: out.pointer + (ids.count + t) * h) }
         return out
+    }
+
+    /// The sample's codes as frames [frames][numVQ], refused unless they are numVQ rows of equal length with every
+    /// code inside the code embeddings (a shared `spk_smp` string may hold anything).
+    func checkedFrames(_ sample: SpeakerSample) throws -> [[Int]] {
+        let rows = sample.codes, n = config.numVQ, limit = embed.numAudioTokens
+        guard rows.count == n, rows.allSatisfy({ $0.count == sample.frames }) else {
+            throw VoiceError(message: "a voice sample needs \(n) code rows of equal length, got "
+                                 + "\(rows.map(\.count)) codes per row")
+        }
+        if let bad = rows.joined().first(where: { !(0..<limit).contains($0) }) {
+            throw VoiceError(message: "voice sample code \(bad) is outside the model's \(limit) audio codes")
+        }
+        return (0..<sample.frames).map { t in rows.map { $0[t] } }
     }
 
     public func refineParams(_ p: RefineTextParams) -> GenerationParams {
@@ -136,14 +161,15 @@ extension ChatTTSModel {
         if options.normalize { prepared = prepared.map { Normalizer().normalize($0) } }
         if let refine = options.refine { prepared = try self.refine(prepared, params: refine) }
         return try prepared.map {
-            try promptSequence($0, stage: .speech(options.code, voice: options.voice), normalize: false,
-                               allowEmpty: true, debug: debug)
+            try promptSequence($0, stage: .speech(options.code, voice: options.voice, sample: options.sample),
+                               normalize: false, allowEmpty: true, debug: debug)
         }
     }
 
     /// The one path from a text to a sequence ready to step, for the engine, `say` and the benchmark alike:
-    /// normalize (when asked), decorate for the stage, tokenize, embed (the voice over `[spk_emb]`), check that the
-    /// prompt and every step fit the model's positions, and make the sequence with its KV cache.
+    /// normalize (when asked), decorate for the stage, tokenize, embed (the voice over `[spk_emb]`, a voice sample's
+    /// code frames after the text), check that the prompt and every step fit the model's positions, and make the
+    /// sequence with its KV cache.
     ///
     /// `allowEmpty` lets an empty text through (a refinement may write nothing the speech stage can read; the
     /// speech prompt is then the decoration alone, as in the reference); a user's text that is empty after
@@ -154,21 +180,24 @@ extension ChatTTSModel {
         guard allowEmpty || !prepared.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw PromptError(.nothingToSpeak, "nothing is left to speak after normalization")
         }
-        let decorated: String, params: GenerationParams, mode: GenerationMode, voice: Voice?
+        let decorated: String, params: GenerationParams, mode: GenerationMode, voice: Voice?, sample: SpeakerSample?
         switch stage {
-        case .speech(let p, let v):
-            (decorated, params, mode, voice) = (decorateForCode(prepared, prompt: p.prompt, hasVoice: v != nil),
-                                                codeParams(p), .code, v)
+        case .speech(let p, let v, let s):
+            decorated = decorateForCode(prepared, prompt: p.prompt, hasVoice: v != nil,
+                                        sampleTranscript: s?.transcript ?? "")
+            (params, mode, voice, sample) = (codeParams(p), .code, v, s)
         case .refine(let p):
-            (decorated, params, mode, voice) = (decorateForRefine(prepared, prompt: p.prompt), refineParams(p), .text, nil)
+            (decorated, params, mode, voice, sample) = (decorateForRefine(prepared, prompt: p.prompt), refineParams(p),
+                                                        .text, nil, nil)
         }
         let ids = tokenizer.encode(decorated)
-        let positions = config.maxPositions
-        guard ids.count + params.maxNewTokens <= positions else {
-            throw PromptError(.tooLong, "the prompt is \(ids.count) tokens; with \(params.maxNewTokens) new "
+        let positions = config.maxPositions, length = ids.count + (sample?.frames ?? 0)
+        guard length + params.maxNewTokens <= positions else {
+            let frames = sample.map { " and \($0.frames) voice sample frames" } ?? ""
+            throw PromptError(.tooLong, "the prompt is \(ids.count) tokens\(frames); with \(params.maxNewTokens) new "
                                   + "\(mode == .code ? "steps" : "tokens") it exceeds the model's \(positions) positions")
         }
-        let prompt = try promptEmbeddings(ids, voice: voice)
+        let prompt = try promptEmbeddings(ids, voice: voice, sample: sample)
         if mode == .code { debug?.record("embed", prompt) }
         return try makeSequence(mode: mode, prompt: prompt, params: params)
     }

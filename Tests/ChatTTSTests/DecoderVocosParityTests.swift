@@ -42,7 +42,7 @@ struct DecoderVocosParityTests {
     @Test("receptive radii follow the architecture: 75 decoder frames and 27 Vocos frames for the official kernels")
     func receptiveRadius() {
         // conv_in: 1 + 1, blocks: 6 each (kernel 7, dilation 2), out_conv: 1.
-        #expect(model.decoder.receptiveRadius == 2 + 6 * model.decoder.blocks.count + 1)
+        #expect(model.decoder.receptiveRadius == 2 + 6 * model.decoder.stack.blocks.count + 1)
         #expect(model.vocos.receptiveRadius == 3 + 3 * model.vocos.blocks.count)
     }
 }
