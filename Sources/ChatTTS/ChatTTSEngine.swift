@@ -270,10 +270,18 @@ public final class ChatTTSEngine: SpeechEngine {
     }
 
     private func speechSequence(_ segment: Segment, job: Job) throws(SynthesisError) -> GenerationSequence {
-        let code = InferCodeParams(job.knobs, seed: job.seed &+ UInt64(segment.index))
+        var code = InferCodeParams(job.knobs, seed: job.seed &+ UInt64(segment.index))
         let sample = segment.reference == nil ? job.sample : nil
-        _ = sample  // TEMPORARY until the sample prompt path lands
-        return try sequence(segment.text, .speech(code, voice: job.voice), allowEmpty: job.refine)
+        if let sample, job.referenceFirst {
+            // The reference's own audio is the prompt: its frames take positions the client did not choose, so the
+            // steps give way rather than the request failing half-way.
+            let decorated = model.decorateForCode(segment.text, prompt: code.prompt, hasVoice: job.voice != nil,
+                                                  sampleTranscript: sample.transcript)
+            let room = model.config.maxPositions - model.tokenizer.encode(decorated).count - sample.frames
+            code.maxNewTokens = max(1, min(code.maxNewTokens, room))
+            code.minNewTokens = min(code.minNewTokens, code.maxNewTokens)
+        }
+        return try sequence(segment.text, .speech(code, voice: job.voice, sample: sample), allowEmpty: job.refine)
     }
 
     /// A stage's sequence, with the model's reasons turned into the client's.
@@ -300,7 +308,7 @@ public final class ChatTTSEngine: SpeechEngine {
     /// A sample WAV as the speech stage's prompt; what is wrong with it is the client's to fix.
     private func encodeSample(wav: Data, transcript: String) throws(SynthesisError) -> SpeakerSample {
         do {
-            return try model.sample(wav: wav, transcript: transcript)
+            return try model.sample(wav: [UInt8](wav), transcript: transcript)
         } catch let error as AllocationError {
             throw Self.failure(error)
         } catch {
@@ -370,7 +378,9 @@ public final class ChatTTSEngine: SpeechEngine {
             if segment.vocoded, let reference = segment.reference, job.sample == nil {
                 // The reference utterance is spoken: it becomes the others' sample prompt.
                 do {
-                    job.sample = try model.sample(waveform: reference, transcript: segment.text)
+                    // A sample is at most maxSampleSeconds; a longer reference lends its beginning.
+                    let limit = ChatTTSModel.maxSampleSeconds * model.sampleRate
+                    job.sample = try model.sample(waveform: Array(reference.prefix(limit)), transcript: segment.text)
                 } catch {
                     job.failure = Self.failure(error)
                     return []

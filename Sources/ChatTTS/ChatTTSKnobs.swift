@@ -46,7 +46,7 @@ public enum ChatTTSKnobs {
     public static let sampleTranscript = Knob("txt_smp", .text(maxLength: 4096), default: nil,
                                               doc: "what the `spk_smp` sample says", absent: "none")
     public static let sampleAudio = Knob("sample_audio", .text(maxLength: 1 << 24), default: nil,
-                                         doc: "a voice sample as a base64 WAV (16-bit or float, any rate, mono or stereo, at most 30 s); needs `sample_text`; not with `spk_smp`",
+                                         doc: "a voice sample as a base64 WAV (16-bit or float, any rate, mono or stereo, at most \(ChatTTSModel.maxSampleSeconds) s); needs `sample_text`; not with `spk_smp`",
                                          absent: "none")
     public static let sampleText = Knob("sample_text", .text(maxLength: 4096), default: nil,
                                         doc: "what the `sample_audio` sample says", absent: "none")

@@ -101,6 +101,7 @@ struct LongTextTests {
         let error = response.json?["error"] as? [String: Any]
         #expect(response.status == 400)
         #expect(error?["param"] as? String == param)
-        #expect((error?["message"] as? String ?? "").contains(message), "\(error?["message"] ?? "")")
+        let text = error?["message"] as? String ?? ""
+        #expect(text.contains(message), "\(text)")
     }
 }
