@@ -82,7 +82,7 @@ public final class ChatTTSEngine: SpeechEngine {
         let details: SpeechDetails
 
         init(knobs: KnobValues, voice: Voice?, sample: SpeakerSample?, seed: UInt64, segments: [Segment],
-             details: SpeechDetails) {
+             referenceFirst: Bool, details: SpeechDetails) {
             self.knobs = knobs
             self.voice = voice
             self.sample = sample
@@ -91,7 +91,7 @@ public final class ChatTTSEngine: SpeechEngine {
             self.details = details
             refine = knobs.boolean(ChatTTSKnobs.refine)
             concurrency = knobs.integer(ChatTTSKnobs.maxSplitBatch)
-            referenceFirst = segments.count > 1 && sample == nil
+            self.referenceFirst = referenceFirst
         }
 
         var sequences: [GenerationSequence] { segments.flatMap { [$0.refining, $0.speaking].compactMap { $0 } } }
@@ -145,13 +145,14 @@ public final class ChatTTSEngine: SpeechEngine {
                                  field: SpeechRequest.textField, code: "empty_text")
         }
         let refine = k.boolean(ChatTTSKnobs.refine)
-        let referenceFirst = texts.count > 1 && sample == nil
+        // Without the DVAE encoder (no DVAE.safetensors) the utterances share the speaker voice alone.
+        let referenceFirst = texts.count > 1 && sample == nil && model.dvae != nil
         let segments = texts.enumerated().map {
             Segment(index: $0.offset, count: texts.count, text: $0.element, refine: refine, model: model,
                     reference: referenceFirst && $0.offset == 0)
         }
         let job = Job(knobs: k, voice: voice, sample: sample, seed: seed, segments: segments,
-                      details: SpeechDetails(textSegments: texts.count, removedCharacters: removed))
+                      referenceFirst: referenceFirst, details: SpeechDetails(textSegments: texts.count, removedCharacters: removed))
         job.memory = memoryBytes(for: job)
         // The first utterances start now, so that a text the model cannot take is refused before it queues.
         try schedule(job)
