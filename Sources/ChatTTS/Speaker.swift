@@ -44,10 +44,16 @@ public struct Voice: Sendable, Equatable {
         return Base16384.encode(try LZMA2Raw.compress(raw))
     }
 
-    /// A random voice: a standard normal vector scaled and shifted by the model's speaker statistics.
+    /// The official random voice of a seed, bit for bit: what `torch.manual_seed(seed)` then
+    /// `Chat.sample_random_speaker()` give, `torch.randn(dim, dtype=float16).mul_(std).add_(mean)` with the statistics
+    /// as float16 (rounded to nearest even from float32) and the product and the sum each rounded to float16.
     public static func random(seed: UInt64, statistics: SpeakerStatistics) -> Voice {
-        var rng = SeededRNG(seed: seed)
-        return Voice(values: (0..<statistics.mean.count).map { statistics.mean[$0] + rng.gaussian() * statistics.std[$0] })
+        var generator = TorchGenerator(seed: seed)
+        let noise = generator.standardNormalHalf(count: statistics.dim)
+        return Voice(values: (0..<statistics.dim).map { i in
+            let scaled = Float16(Float(noise[i]) * Float(Float16(statistics.std[i])))
+            return Float(Float16(Float(scaled) + Float(Float16(statistics.mean[i]))))
+        })
     }
 
     /// The vector as the model sees it: L2-normalized (eps 1e-12, like `F.normalize`). The reference decodes voice
@@ -62,27 +68,71 @@ public struct Voice: Sendable, Equatable {
 }
 
 /// Per-dimension mean and standard deviation of speaker embeddings, for sampling random voices.
-/// The official package keeps them as a base16384 string of float16 values (std then mean).
-public struct SpeakerStatistics: Sendable {
+///
+/// Two forms exist: the Hugging Face asset `spk_stat.pt` (a `torch.save` of one float32 tensor, std then mean) and
+/// the official package's `spk_stat` string (base16384 of the float16 values, std then mean). Seed voices use them
+/// as float16 either way.
+public struct SpeakerStatistics: Sendable, Equatable {
     public let std: [Float]
     public let mean: [Float]
 
+    /// Seed voices follow torch's `randn` for 16 values or more, so smaller statistics are refused.
+    public static let minimumDimension = 16
+
+    public var dim: Int { std.count }
+
     public init(std: [Float], mean: [Float]) {
-        precondition(std.count == mean.count)
+        precondition(std.count == mean.count && std.count >= Self.minimumDimension)
         self.std = std
         self.mean = mean
     }
 
+    /// `values` is std then mean, as both file forms hold them.
+    init(concatenated values: [Float]) throws(VoiceError) {
+        guard values.count % 2 == 0, values.count / 2 >= Self.minimumDimension else {
+            throw VoiceError(message: "speaker statistics hold \(values.count) values, expected std then mean of "
+                             + "\(Self.minimumDimension) or more dimensions each")
+        }
+        self.init(std: Array(values[..<(values.count / 2)]), mean: Array(values[(values.count / 2)...]))
+    }
+
     public init(string: String) throws {
         let raw = try Base16384.decode(string.trimmingCharacters(in: .whitespacesAndNewlines))
-        guard raw.count % 4 == 0, !raw.isEmpty else {
-            throw VoiceError(message: "speaker statistics hold \(raw.count) bytes, expected 2 x dim float16 values")
+        guard raw.count % 2 == 0 else {
+            throw VoiceError(message: "speaker statistics hold \(raw.count) bytes, not float16 values")
         }
-        let values = stride(from: 0, to: raw.count, by: 2).map {
+        try self.init(concatenated: stride(from: 0, to: raw.count, by: 2).map {
             Float(Float16(bitPattern: UInt16(raw[$0]) | UInt16(raw[$0 + 1]) << 8))
+        })
+    }
+
+    /// Reads any form, told apart by content: a `torch.save` archive of one vector (the asset `spk_stat.pt`), the
+    /// `spk_stat` string, or a JSON object with a `spk_stat` string. Errors name the file.
+    public init(contentsOf file: URL) throws {
+        guard let data = try? Data(contentsOf: file) else {
+            throw VoiceError(message: "\(file.path): cannot read the speaker statistics")
         }
-        std = Array(values[0..<(values.count / 2)])
-        mean = Array(values[(values.count / 2)...])
+        if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) {  // "PK\3\4": a zip archive, as torch.save writes
+            let tensor = try TorchArchive.tensor(bytes: [UInt8](data), file: file.path)
+            guard tensor.shape.count == 1 else {
+                throw VoiceError(message: "\(file.path): speaker statistics are one vector, not a tensor of shape "
+                                 + "\(tensor.shape)")
+            }
+            do { try self.init(concatenated: tensor.values) } catch {
+                throw VoiceError(message: "\(file.path): \(error)")
+            }
+            return
+        }
+        var string = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if string.hasPrefix("{") {
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let stat = object["spk_stat"] as? String
+            else { throw VoiceError(message: "\(file.path): a JSON file needs a string 'spk_stat'") }
+            string = stat
+        }
+        do { try self.init(string: string) } catch {
+            throw VoiceError(message: "\(file.path): not speaker statistics (\(error))")
+        }
     }
 }
 

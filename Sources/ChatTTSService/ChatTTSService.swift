@@ -20,17 +20,27 @@ public enum ChatTTSService {
         return EngineOptions(format: format, threads: config.threads)
     }
 
-    /// The engine the settings describe: model, voices and statistics loaded once.
+    /// The engine the settings describe: model, voices and statistics loaded once. The statistics are the
+    /// `speakerStatistics` setting's file, else the asset folder's `spk_stat.pt` when it is there.
     public static func engine(_ config: ServerConfiguration) throws -> ChatTTSEngine {
-        let voices: VoiceLibrary
-        do {
-            voices = try VoiceLibrary(file: config.voicesFile.map(URL.init(fileURLWithPath:)),
-                                      statisticsFile: config.speakerStatistics.map(URL.init(fileURLWithPath:)))
-        } catch {
-            throw ConfigurationError(key: config.voicesFile != nil ? "voices" : "speakerStatistics", message: "\(error)")
+        let assets = URL(fileURLWithPath: config.assets)
+        let statisticsFile = VoiceLibrary.statisticsFile(
+            assets: assets, setting: config.speakerStatistics.map(URL.init(fileURLWithPath:)))
+        let statistics: SpeakerStatistics?, voices: VoiceLibrary
+        do { statistics = try statisticsFile.map(SpeakerStatistics.init(contentsOf:)) } catch {
+            throw ConfigurationError(key: "speakerStatistics", message: "\(error)")
         }
-        return try ChatTTSEngine(assets: URL(fileURLWithPath: config.assets), options: try engineOptions(config),
-                                 voices: voices, chunkSteps: config.streamChunkSteps)
+        do {
+            voices = try VoiceLibrary(file: config.voicesFile.map(URL.init(fileURLWithPath:)), statistics: statistics)
+        } catch {
+            throw ConfigurationError(key: "voices", message: "\(error)")
+        }
+        let model = try ChatTTSModel(folder: assets, options: try engineOptions(config))
+        if let statistics, statistics.dim != model.hiddenSize, let statisticsFile {
+            throw ConfigurationError(key: "speakerStatistics", message: "\(statisticsFile.path) holds statistics of "
+                                     + "\(statistics.dim) dimensions, the model's hidden size is \(model.hiddenSize)")
+        }
+        return ChatTTSEngine(model: model, voices: voices, chunkSteps: config.streamChunkSteps)
     }
 
     /// Loads the engine and builds the whole service around it.

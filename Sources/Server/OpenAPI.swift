@@ -155,7 +155,7 @@ enum OpenAPIDocument {
       "components": {
         "schemas": {
           "Voice": {
-            "description": "A voice name from the voices file, an OpenAI voice name (alloy, ash, ...: fixed seed voices unless the file defines them), seed:N (a random voice from seed N), or a ChatTTS voice string. The object form {\"id\": ...} is accepted too.",
+            "description": "A voice name from the voices file, an OpenAI voice name (alloy, ash, ...: fixed seed voices unless the file defines them), seed:N (the official ChatTTS voice of seed N; seed voices and the OpenAI names need the model's speaker statistics), or a ChatTTS voice string. The object form {\"id\": ...} is accepted too.",
             "oneOf": [{"type": "string"}, {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]
           },
           "ResponseFormat": {

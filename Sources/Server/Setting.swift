@@ -55,8 +55,9 @@ extension Setting {
                 isValid: { !$0[keyPath: path].isEmpty })
     }
 
-    static func optionalText(_ key: String, _ path: Path<String?>, _ doc: String) -> Setting {
-        Setting(key: key, doc: doc, limit: "a string", isBoolean: false, defaultText: nil,
+    /// Text that may be absent (nil: `defaultText` says what happens then, "none" when not given).
+    static func optionalText(_ key: String, _ path: Path<String?>, default text: String? = nil, _ doc: String) -> Setting {
+        Setting(key: key, doc: doc, limit: "a string", isBoolean: false, defaultText: text,
                 read: { $0[keyPath: path] }, write: { c, v in c[keyPath: path] = v.isEmpty ? nil : v; return true },
                 isValid: { _ in true })
     }

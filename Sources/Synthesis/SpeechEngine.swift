@@ -69,7 +69,7 @@ public enum SequenceState: Sendable, Equatable {
 /// One voice as `/v1/voices` lists it.
 public struct VoiceListing: Sendable, Equatable {
     public var id: String
-    /// Where it comes from: `configured`, `seed:1001`, `no speaker`...
+    /// Where it comes from: `configured`, `configured sample`, `seed:1001` (an OpenAI name)...
     public var source: String
 
     public init(id: String, source: String) {

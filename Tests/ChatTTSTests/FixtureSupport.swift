@@ -17,6 +17,14 @@ enum Fixtures {
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
+    /// 16-bit patterns written as 4 hex digits each (seed_voices.json).
+    static func bits(hex: Any?) -> [UInt16] {
+        let text = Array((hex as! String).utf8)
+        return stride(from: 0, to: text.count, by: 4).map {
+            UInt16(String(decoding: text[$0..<($0 + 4)], as: UTF8.self), radix: 16)!
+        }
+    }
+
     /// One model for the whole test process: loading is read-only and the model is shared like in the service.
     static let model: ChatTTSModel = try! ChatTTSModel(folder: tinyAssets)
 

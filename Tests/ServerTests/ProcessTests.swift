@@ -22,7 +22,7 @@ struct ProcessTests {
             process = Process()
             process.executableURL = Paths.binary
             process.arguments = ["serve", "--assets", Paths.tinyAssets.path, "--host", "127.0.0.1", "--port", "0",
-                                 "--speaker-statistics", Paths.tinyConfig.path, "--no-refine"] + arguments
+                                 "--no-refine"] + arguments
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe

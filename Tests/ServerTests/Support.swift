@@ -14,7 +14,7 @@ enum Paths {
         .deletingLastPathComponent()
     static let fixtures = repository.appendingPathComponent("Tests/Fixtures")
     static let tinyAssets = fixtures.appendingPathComponent("tiny/asset")
-    /// The tiny model's speaker statistics (`spk_stat` in its config), for seed voices and OpenAI voice names.
+    /// The tiny model's config summary; its `spk_stat` string is the statistics of the asset folder's `spk_stat.pt`.
     static let tinyConfig = fixtures.appendingPathComponent("tiny/chattts_config.json")
     /// The built `chattts` sits next to the test bundle in the build folder.
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -57,7 +57,6 @@ final class TestServer: Sendable {
         config.host = "127.0.0.1"
         config.port = 0
         config.assets = Paths.tinyAssets.path
-        config.speakerStatistics = Paths.tinyConfig.path
         config.refine = false
         config.maxNewTokens = 32
         config.streamChunkSteps = 8

@@ -210,27 +210,45 @@ struct SchedulerTests {
     @Test("voices resolve by name, OpenAI name, seed and string; unknown ones name the field")
     func voices() throws {
         // Seed voices are mean + std * N(0, 1): with std 0 a seed voice is the mean itself, whatever the draw.
-        let mean = (0..<32).map { Float($0) / 10 }
+        let mean = (0..<32).map { Float($0) / 8 }
         let fixed = SpeakerStatistics(std: [Float](repeating: 0, count: 32), mean: mean)
         #expect(try VoiceLibrary(statistics: fixed).resolve("seed:7").speaker?.values == mean)
         #expect(try VoiceLibrary(statistics: fixed).resolve("alloy").speaker?.values == mean)
         let unit = SpeakerStatistics(std: [Float](repeating: 1, count: 32), mean: [Float](repeating: 0, count: 32))
         let voice = Voice(values: mean)
-        let library = VoiceLibrary(voices: ["alice": voice], statistics: unit)
+        let library = VoiceLibrary(voices: ["alice": VoiceChoice(speaker: voice)], statistics: unit)
         #expect(try library.resolve("alice").speaker == voice)
         let seven = try #require(try library.resolve("seed:7").speaker)
         #expect(try library.resolve("seed:7").speaker == seven && (try library.resolve("seed:8").speaker) != seven)
         #expect(try library.resolve("alloy") == library.resolve("seed:1001"))
+        #expect(try library.resolve("seed:\(UInt64.max)").speaker?.values.count == 32)
         #expect(try library.resolve(try voice.string()).speaker?.values.count == 32)
         #expect(try library.resolve(nil) == VoiceChoice())
-        #expect(try VoiceLibrary().resolve("alloy") == VoiceChoice())  // no statistics: an OpenAI name means no speaker
         do {
             _ = try library.resolve("bob")
             Issue.record("resolved an unknown voice")
         } catch {
             #expect(error.field == "voice" && error.message.contains("alice"))
         }
-        #expect(throws: SynthesisError.self) { try VoiceLibrary().resolve("seed:1") }
+        #expect(throws: SynthesisError.self) { try library.resolve("seed:-1") }
+        #expect(throws: SynthesisError.self) { try library.resolve("seed:18446744073709551616") }
+    }
+
+    @Test("without speaker statistics, seed:N and the OpenAI names are a 400 that names spk_stat.pt and the setting")
+    func seedVoicesNeedStatistics() throws {
+        let listing = VoiceLibrary().listing
+        #expect(listing.isEmpty, "OpenAI names listed without statistics: \(listing)")
+        for spec in ["seed:1", "alloy", "cedar"] {
+            do {
+                let choice = try VoiceLibrary().resolve(spec)
+                Issue.record("\(spec) resolved to \(choice) without statistics")
+            } catch {
+                #expect(error.code == .invalidRequest && error.field == SpeechRequest.voiceField)
+                #expect(error.detail == "invalid_voice")
+                #expect(error.message.contains("'\(spec)'") && error.message.contains("spk_stat.pt")
+                        && error.message.contains("speakerStatistics"), "\(error.message)")
+            }
+        }
     }
 }
 

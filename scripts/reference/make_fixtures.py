@@ -547,7 +547,16 @@ def build_asset(asset_dir: Path, dims: dict, seed: int, vocab_target: Optional[i
     del vocos
 
     write_json(asset_dir.parent / "chattts_config.json", config_summary(cfg, dims))
+    write_spk_stat_pt(asset_dir / "spk_stat.pt", spk_stat)
     return cfg, num_text_tokens
+
+
+def write_spk_stat_pt(path: Path, spk_stat: str) -> None:
+    """The Hugging Face asset form of the speaker statistics: torch.save of one
+    float32 tensor [std(dim), mean(dim)], here our spk_stat string's values."""
+    import pybase16384 as b14
+    values = np.frombuffer(b14.decode_from_string(spk_stat), dtype="<f2").astype(np.float32)
+    torch.save(torch.from_numpy(values.copy()), path)
 
 
 def load_chat(asset_dir: Path, cfg):
@@ -1221,7 +1230,10 @@ def generate_all(fixtures: Path, seed: int) -> dict:
 
 
 # Fixtures written by other generators in this folder, each with its own --check.
-OTHER_GENERATORS = {"reference/normalizer_cases.json": "make_normalizer_cases.py"}
+OTHER_GENERATORS = {"reference/normalizer_cases.json": "make_normalizer_cases.py",
+                    **{f"reference/{name}": "make_speaker_fixtures.py"
+                       for name in ["seed_voices.json", "spk_stat.pt", "spk_stat_dim32.pt",
+                                    "spk_stat_dim32_f16.pt", "spk_stat_dim32_bf16.pt"]}}
 
 
 def list_files(root: Path) -> Dict[str, str]:
