@@ -10,6 +10,11 @@ Its homophone map (``res/homophones_map.json``) is data we do not ship, so:
 * cases with ``homophones`` load a tiny map written by this script to a temporary file and run with
   ``do_homophone_replacement=True``; the Swift tests inject the same map.
 
+Each case is also run with identity normalizers registered for zh and en (``expected_registered``): the text is
+unchanged, but the tag splitting of a registered normalizer runs, with its quirks, as it does under the Swift
+default normalizer, whose zh/en rules are registered the same way. It is null where the official code raises
+(an empty text leaves its split with no stretch: ``IndexError``).
+
 Environment: the venv of ``scripts/reference/requirements.txt`` (CPython 3.11, ``chattts==0.2.5``; only the
 package's ``norm.py`` and its numba dependency are exercised), see ``scripts/reference/README.md``.
 On the development machines it lives at ``/root/chattts-venv``::
@@ -87,6 +92,14 @@ CASES: list[tuple[str, str | None, bool, bool]] = [
     ("123", None, True, False),
     ("", None, True, False),
     ("plain words only", None, True, False),
+    # numbers: the official front end deletes the digits (the Swift default reads them, on purpose)
+    ("2024年3月5日", None, True, False),
+    ("下午3点，第3名", None, True, False),
+    ("¥1,280.50", None, True, False),
+    ("3.5%", None, True, False),
+    ("0", None, True, False),
+    ("Call 13800138000 now!", None, True, False),
+    ("2024年3月5日", None, False, False),
     # forced language, normalization off
     ("Hello, world!", "zh", True, False),
     ("你好!世界?", "en", True, False),
@@ -109,11 +122,20 @@ def generate() -> dict:
         tiny_map.write_text(json.dumps(HOMOPHONES, ensure_ascii=False), encoding="utf-8")
         plain = Normalizer(str(empty_map), logger)
         with_map = Normalizer(str(tiny_map), logger)
+        registered = {False: Normalizer(str(empty_map), logger), True: Normalizer(str(tiny_map), logger)}
+        for normalizer in registered.values():
+            for name in ("zh", "en"):
+                normalizer.register(name, lambda s: s)
         cases = []
         for text, lang, normalize, homophones in CASES:
             normalizer = with_map if homophones else plain
             expected = normalizer(text, do_text_normalization=normalize, do_homophone_replacement=homophones,
                                   lang=lang)
+            try:
+                expected_registered = registered[homophones](text, do_text_normalization=normalize,
+                                                             do_homophone_replacement=homophones, lang=lang)
+            except IndexError:
+                expected_registered = None
             cases.append({
                 "text": text,
                 "lang": lang,
@@ -121,11 +143,13 @@ def generate() -> dict:
                 "homophones": HOMOPHONES if homophones else {},
                 "detected": plain._detect_language(text),
                 "expected": expected,
+                "expected_registered": expected_registered,
             })
     return {
         "_comment": "Official ChatTTS Normalizer(text, do_text_normalization=normalize, "
                     "do_homophone_replacement=bool(homophones), lang=lang) with no registered language "
-                    "normalizer; 'detected' is its _detect_language(text). Made by "
+                    "normalizer ('expected') and with identity normalizers registered for zh and en "
+                    "('expected_registered'); 'detected' is its _detect_language(text). Made by "
                     "scripts/reference/make_normalizer_cases.py.",
         "versions": {"python": sys.version.split()[0], "chattts": pkg_version("chattts"),
                      "numba": pkg_version("numba")},
