@@ -207,19 +207,11 @@ public final class ChatTTSEngine: SpeechEngine {
         var removed: [Character] = []
         var texts: [String] = []
         for piece in pieces {
-            let normalized = normalizer.normalize(piece, language: language, textNormalization: full)
-            for c in Self.removedCharacters(from: piece, kept: normalized) where !removed.contains(c) { removed.append(c) }
-            if !normalized.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { texts.append(normalized) }
+            let normalized = normalizer.normalized(piece, language: language, textNormalization: full)
+            for c in normalized.removed where !removed.contains(c) { removed.append(c) }
+            if !normalized.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { texts.append(normalized.text) }
         }
         return (texts, removed)
-    }
-
-    /// Characters of `original` that are nowhere in `kept`.
-    static func removedCharacters(from original: String, kept: String) -> [Character] {
-        let keptSet = Set(kept)
-        var out: [Character] = []
-        for c in original where !keptSet.contains(c) && !c.isWhitespace && !out.contains(c) { out.append(c) }
-        return out
     }
 
     /// What the job may hold at once: `max_split_batch` utterances (or fewer), each at its largest stage.
