@@ -73,8 +73,21 @@ struct Voices: ParsableCommand {
         @Option(help: "Seed of the voice: an integer in 0...\(UInt64.max).")
         var seed: UInt64?
 
+        @Option(help: "A WAV recording of the voice (16/24/32-bit or float, any rate, mono or stereo, at most \(ChatTTSModel.maxSampleSeconds) s): prints its sample prompt string (spk_smp).")
+        var sample: String?
+
+        @Option(help: "What the --sample recording says (txt_smp).")
+        var transcript: String?
+
+        @Flag(help: "With --sample: print a voices-file entry {\"spk_smp\": ..., \"txt_smp\": ...} instead.")
+        var json = false
+
         func validate() throws {
-            guard seed != nil else { throw ValidationError("give --seed N: what to make the voice from") }
+            guard (seed == nil) != (sample == nil) else {
+                throw ValidationError("give --seed N or --sample FILE.wav --transcript TEXT: what to make the voice from")
+            }
+            if sample != nil, transcript == nil { throw ValidationError("--sample needs --transcript: what the recording says") }
+            if sample == nil, transcript != nil || json { throw ValidationError("--transcript and --json go with --sample") }
         }
 
         func run() throws {
@@ -83,6 +96,25 @@ struct Voices: ParsableCommand {
                     throw VoicesError("--seed needs the model's speaker statistics: \(statistics.missing)")
                 }
                 print(try Voice.random(seed: seed, statistics: loaded).string())
+            }
+            if let sample, let transcript {
+                guard let wav = FileManager.default.contents(atPath: sample) else {
+                    throw VoicesError("--sample: cannot read \(sample)")
+                }
+                let model = try ChatTTSModel(folder: URL(fileURLWithPath: statistics.assets))
+                let made: SpeakerSample
+                do { made = try model.sample(wav: [UInt8](wav), transcript: transcript) } catch {
+                    throw VoicesError("--sample \(sample): \(error)")
+                }
+                let string = try made.string()
+                FileHandle.standardError.write(Data("\(made.frames) frames of \(made.codes.count) codes\n".utf8))
+                if json {
+                    let entry = try JSONSerialization.data(withJSONObject: ["spk_smp": string, "txt_smp": transcript],
+                                                           options: [.sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: entry, as: UTF8.self))
+                } else {
+                    print(string)
+                }
             }
         }
     }

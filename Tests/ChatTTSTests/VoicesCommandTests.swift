@@ -78,6 +78,25 @@ struct VoicesCommandTests {
                 "\(bad.errors)")
     }
 
+    @Test("make --sample prints the official sample prompt string of a WAV, or a voices-file entry with --json")
+    func makeSample() throws {
+        let clone = try Fixtures.json("../clone/clone.json")
+        let a = (clone["samples"] as! [String: Any])["a"] as! [String: Any]
+        let wav = Fixtures.root.appendingPathComponent("clone/a-24k.wav").path
+        let plain = try Self.run(["make", "--assets", Fixtures.tinyAssets.path, "--sample", wav, "--transcript", "示例"])
+        #expect(plain.status == 0, "\(plain.errors)")
+        #expect(plain.output.split(separator: "\n").last.map(String.init) == a["spk_smp"] as? String)
+        let json = try Self.run(["make", "--assets", Fixtures.tinyAssets.path, "--sample", wav, "--transcript", "示例",
+                                 "--json"])
+        let entry = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: String]
+        #expect(entry == ["spk_smp": a["spk_smp"] as! String, "txt_smp": "示例"])
+        let noText = try Self.run(["make", "--assets", Fixtures.tinyAssets.path, "--sample", wav])
+        #expect(noText.status != 0 && noText.errors.contains("--transcript"))
+        let broken = try Self.run(["make", "--assets", Fixtures.tinyAssets.path, "--sample",
+                                   Fixtures.tinyAssets.appendingPathComponent("gpt/config.json").path, "--transcript", "x"])
+        #expect(broken.status != 0 && broken.errors.contains("--sample"), "\(broken.errors)")
+    }
+
     @Test("list shows the configured voices and, with statistics, the OpenAI names with their seeds")
     func list() throws {
         try Self.withVoicesFile { file in
