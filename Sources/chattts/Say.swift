@@ -50,7 +50,14 @@ struct Say: AsyncParsableCommand {
         let knobs = try knobs()
         let seed = knobs.unsigned(ChatTTSKnobs.seed) ?? UInt64.random(in: 0...UInt64.max)
         var options = SynthesisOptions()
-        do { options.voice = try VoiceLibrary().resolve(voice).speaker } catch { throw ValidationError(error.description) }
+        // Seed voices and the OpenAI names draw from the asset folder's speaker statistics, as `serve` does.
+        let statistics = try VoiceLibrary.statisticsFile(assets: URL(fileURLWithPath: engine.assetFolder), setting: nil)
+            .map(SpeakerStatistics.init(contentsOf:))
+        do {
+            let choice = try VoiceLibrary(file: nil, statistics: statistics).resolve(voice)
+            options.voice = choice.speaker
+            options.sample = choice.sample
+        } catch let error as SynthesisError { throw ValidationError(error.description) }
         options.normalize = knobs.boolean(ChatTTSKnobs.normalize)
         options.refine = knobs.boolean(ChatTTSKnobs.refine) ? RefineTextParams(knobs, seed: seed) : nil
         options.code = InferCodeParams(knobs, seed: seed)

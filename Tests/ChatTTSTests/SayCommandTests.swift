@@ -21,6 +21,23 @@ struct SayCommandTests {
         }
     }
 
+    @Test("seed voices and OpenAI names work from the asset folder's spk_stat.pt with no other flag")
+    func seedVoice() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("say-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for voice in ["seed:7", "alloy"] {
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["say", "--assets", Fixtures.tinyAssets.path, "--text", "hello", "--voice", voice,
+                                 "--seed", "1", "--max-new-token", "4", "--no-refine",
+                                 "--output", dir.appendingPathComponent("out.wav").path]
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "say --voice \(voice)")
+        }
+    }
+
     @Test("a batch of texts gives the reference codes and waveforms within 1e-3, and dumps named tensors")
     func batch() throws {
         let meta = try Fixtures.json("meta.json")
