@@ -151,7 +151,7 @@ func ffmpegSamples(_ data: [UInt8], format: String) throws -> Int? {
 }
 
 /// Polls until `condition` holds or the time is up.
-func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(within limit: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
