@@ -16,6 +16,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public var code: String?
     /// Seconds a client should wait before trying again (sent as `Retry-After`).
     public var retryAfter: Int?
+    /// More header fields of the answer (`Allow`, `WWW-Authenticate`, `RateLimit-*`).
+    public var headers: HTTPFields = [:]
 
     public init(status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil,
                 retryAfter: Int? = nil) {
@@ -65,6 +67,7 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        headers.append(contentsOf: self.headers)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 }
@@ -78,7 +81,7 @@ extension APIError {
         switch error.code {
         case .invalidRequest:
             self = .invalid(param, message, code: error.detail ?? "invalid_value")
-        case .queueFull, .queueTimeout, .draining, .outOfMemory:
+        case .queueFull, .queueTimeout, .draining, .outOfMemory, .overloaded, .deadlineExceeded:
             self = .unavailable(message, code: error.code.name, retryAfter: error.retryAfter ?? 1)
         case .cancelled:
             self = APIError(status: .clientClosedRequest, message: message, type: "invalid_request_error", code: "cancelled")
@@ -93,7 +96,16 @@ extension APIError {
         if let error = error as? HTTPError {
             switch error.status {
             case .notFound:
-                return .notFound("Unknown route: \(request.method) \(request.uri.path)", code: "unknown_route")
+                let allowed = Routes.methods(of: request.uri.path)
+                guard !allowed.isEmpty else {
+                    return .notFound("Unknown route: \(request.method) \(request.uri.path)", code: "unknown_route")
+                }
+                let allow = allowed.joined(separator: ", ")
+                var api = APIError(status: .methodNotAllowed,
+                                   message: "\(request.uri.path) does not take \(request.method); it takes \(allow)",
+                                   type: "invalid_request_error", code: "method_not_allowed")
+                api.headers = [.allow: allow]
+                return api
             case .contentTooLarge:
                 return APIError(status: .contentTooLarge, message: "Request body is too large", type: "invalid_request_error",
                                 code: "body_too_large")

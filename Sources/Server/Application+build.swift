@@ -38,7 +38,7 @@ public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration
     var schedulerConfig = SchedulerConfig()
     schedulerConfig.maxBatch = config.maxBatch
     schedulerConfig.maxQueue = config.maxQueue
-    schedulerConfig.maxQueueWait = config.queueWait
+    schedulerConfig.requestTimeout = config.requestTimeout
     schedulerConfig.drainTimeout = config.drainTimeout
     schedulerConfig.memoryBudget = config.memoryBudget ?? MemoryBudget.defaultBytes()
     let scheduler = Scheduler(engine: engine, config: schedulerConfig, knobs: knobs, logger: logger)
@@ -55,21 +55,32 @@ public func buildApplication(_ config: ServerConfiguration, service: any SpeechS
                              logger: Logger) throws -> SpeechApplication {
     let readiness = Readiness()
     let inFlight = InFlightRequests()
+    let keys: KeyStore?
+    do { keys = try config.keysFile.map { path throws(KeyFileError) in try KeyStore(path: path) } } catch {
+        throw ConfigurationError(key: "keysFile", message: error.description)
+    }
+    let limits = ClientLimits()
     let router = Router(context: SpeechRequestContext.self)
     router.add(middleware: RequestMiddleware(metrics: metrics, logger: logger))
+    router.add(middleware: ProtectionMiddleware(
+        keys: keys, limits: limits,
+        defaults: .init(rate: config.rateLimit, burst: config.rateBurst, maxConcurrent: config.maxConcurrentPerClient),
+        trustedProxies: try config.proxies(), metricsRequireKey: config.metricsRequireKey, metrics: metrics))
     let parser = SpeechInputParser(knobs: service.knobs, engineName: service.engineName, config: config,
                                    speed: { service.knobs(forSpeed: $0) })
     let openAPI = try OpenAPIDocument.json(knobs: service.knobs, engineName: service.engineName,
                                            maxInputCharacters: config.maxInputCharacters,
                                            maxTextCharacters: config.maxTextCharacters)
     Routes(parser: parser, openAPI: openAPI,
-           speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness),
+           speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness,
+                                   limits: limits, maxDuration: config.maxRequestDuration),
            readiness: readiness, metrics: metrics).add(to: router)
 
     return SpeechApplication(
         responder: router.buildResponder(),
         configuration: ApplicationConfiguration(address: .hostname(config.host, port: config.port), serverName: "chattts"),
-        logger: logger, settings: config, scheduler: service, metrics: metrics, readiness: readiness, inFlight: inFlight)
+        logger: logger, settings: config, scheduler: service, metrics: metrics, readiness: readiness, inFlight: inFlight,
+        keys: keys, limits: limits)
 }
 
 /// The whole service as one Hummingbird application.
@@ -91,12 +102,25 @@ public struct SpeechApplication: ApplicationProtocol {
     public let metrics: ServerMetrics
     public let readiness: Readiness
     public let inFlight: InFlightRequests
+    /// The API keys, when `keysFile` is set.
+    public let keys: KeyStore?
+    public let limits: ClientLimits
+    /// Open connections, and those the connection guard closed.
+    let connections = ConnectionGuard.Counter()
     /// The bound address, once the server listens (port 0 in the configuration picks a free port).
     public let listening = ListeningAddress()
 
-    /// Every connection gets a `ConnectionWatch`, so a client that leaves cancels its job at once.
+    /// Every connection gets a `ConnectionWatch`, so a client that leaves cancels its job at once, and a
+    /// `ConnectionGuard` (connection bound, header and body timeouts).
     public var server: HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [ConnectionWatch()]))
+        let (counter, settings) = (connections, settings)
+        return .http1(configuration: .init(
+            additionalChannelHandlers: [
+                ConnectionWatch(),
+                ConnectionGuard(counter: counter, maxConnections: settings.maxConnections,
+                                headerTimeout: settings.headerTimeout, bodyTimeout: settings.bodyTimeout),
+            ],
+            idleTimeout: .nanoseconds(Int64(settings.idleTimeout.seconds * 1e9))))
     }
 
     public var services: [any Service] { [scheduler, warmUp] }
@@ -117,9 +141,11 @@ public struct SpeechApplication: ApplicationProtocol {
             onServerRunning: { channel in await self.onServerRunning(channel) }, logger: logger)
         let drain = DrainService(readiness: readiness, inFlight: inFlight,
                                  drainTimeout: settings.drainTimeout, logger: logger)
-        var group = ServiceGroupConfiguration(services: [
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: scheduler), .init(service: warmUp), .init(service: http), .init(service: drain),
-        ], logger: logger)
+        ]
+        if let keys { services.insert(.init(service: KeyReloadService(keys: keys, logger: logger)), at: 0) }
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
         group.maximumGracefulShutdownDuration = settings.drainTimeout + .seconds(15)
         try await ServiceGroup(configuration: group).run()
     }

@@ -13,6 +13,10 @@ public struct SpeechRequestContext: RequestContext {
     public var requestID: String
     /// What the request produced, for the request log line and the metrics.
     public let trace: RequestTrace
+    /// Who sent it (its API key or its address), once `ProtectionMiddleware` has looked.
+    public var client: ClientIdentity?
+    /// That client's limits (its key's own, or the server's).
+    public var clientLimits: ClientLimits.Limits?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -21,8 +25,8 @@ public struct SpeechRequestContext: RequestContext {
         trace = RequestTrace()
     }
 
-    /// Speech routes read their bodies up to the `maxRequestBytes` setting; this bounds any other decoder.
-    public var maxUploadSize: Int { 1 << 20 }
+    /// Speech routes read their bodies up to their own settings; this bounds any other decoder.
+    public var maxUploadSize: Int { 64 << 10 }
 }
 
 /// Facts about one request gathered while it runs; written by the handler's body writer, read by the middleware.
@@ -42,6 +46,8 @@ public final class RequestTrace: Sendable {
         public var rejectedReason: String?
         public var format: String?
         public var stream: String?
+        /// The text with its middle masked (`Redaction`): logs never hold a text in clear.
+        public var maskedText: String?
     }
 
     private let state = Mutex(Values())

@@ -49,6 +49,7 @@ struct RequestMiddleware: RouterMiddleware {
                 "path": .string(request.uri.path), "status": .stringConvertible(finalStatus),
                 "duration_ms": .stringConvertible(Self.milliseconds(duration)),
             ]
+            if let text = values.maskedText { meta["text"] = .string(text) }
             if let format = values.format {
                 meta["format"] = .string(format)
                 meta["stream"] = .string(values.stream ?? "none")

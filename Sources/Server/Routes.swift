@@ -16,9 +16,10 @@ struct Routes: Sendable {
 
     func add(to router: Router<SpeechRequestContext>) {
         router.post("/v1/audio/speech") { request, context in
-            let fields = try await Self.body(request, limit: parser.config.maxRequestBytes)
+            let fields = try await Self.body(request, limit: parser.config.maxBodyBytes, setting: "maxBodyBytes")
             do {
-                let input = try parser.openAI(fields)
+                var input = try parser.openAI(fields)
+                input.deadline = try Self.requestTimeout(request)
                 return try await speech.respond(input, textField: "input", context: context)
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
@@ -26,9 +27,10 @@ struct Routes: Sendable {
             }
         }
         router.post("/v1/tts") { request, context in
-            let fields = try await Self.body(request, limit: parser.config.maxRequestBytes)
+            let fields = try await Self.body(request, limit: parser.config.maxTTSBodyBytes, setting: "maxTTSBodyBytes")
             do {
-                let input = try parser.native(fields)
+                var input = try parser.native(fields)
+                input.deadline = try Self.requestTimeout(request)
                 return try await speech.respond(input, textField: "text", context: context)
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
@@ -86,15 +88,59 @@ struct Routes: Sendable {
         }
     }
 
-    static func body(_ request: Request, limit: Int) async throws -> JSONFields {
+    /// Every route and the methods it takes, for `405 Method Not Allowed` with `Allow` (the router answers only 404).
+    static let table: [(path: String, methods: [String])] = [
+        ("/v1/audio/speech", ["POST"]), ("/v1/tts", ["POST"]), ("/v1/models", ["GET"]), ("/v1/models/{id}", ["GET"]),
+        ("/v1/voices", ["GET"]), ("/health", ["GET"]), ("/ready", ["GET"]), ("/metrics", ["GET"]),
+        ("/openapi.json", ["GET"]), ("/", ["GET"]),
+    ]
+
+    /// The methods `path` takes; empty when no route has that path.
+    static func methods(of path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        return table.first { route in
+            let pattern = route.path.split(separator: "/")
+            return pattern.count == segments.count
+                && zip(pattern, segments).allSatisfy { p, s in p.hasPrefix("{") || p == s }
+        }?.methods ?? []
+    }
+
+    /// The JSON body, at most `limit` bytes (413 naming `setting`); a body that says it is not JSON is a 415.
+    static func body(_ request: Request, limit: Int, setting: String) async throws -> JSONFields {
+        if let type = request.headers[.contentType] {
+            let media = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+                throw APIError(status: .unsupportedMediaType,
+                               message: "The body must be JSON (Content-Type: application/json), got '\(type.prefix(100))'",
+                               type: "invalid_request_error", code: "unsupported_media_type")
+            }
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw tooLarge(limit: limit, setting: setting)
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
         } catch {
-            throw APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes (maxRequestBytes)",
-                           type: "invalid_request_error", code: "body_too_large")
+            throw tooLarge(limit: limit, setting: setting)
         }
         return try JSONFields(Array(buffer.readableBytesView))
+    }
+
+    /// `X-Request-Timeout: SECONDS`: the client's deadline for the first audio; it may lower the server's, not raise it.
+    static func requestTimeout(_ request: Request) throws(APIError) -> Duration? {
+        guard let text = request.headers[.requestTimeout] else { return nil }
+        guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds.isFinite, seconds > 0,
+              seconds <= 1e6 else {
+            throw APIError.invalid("X-Request-Timeout", "The X-Request-Timeout header must be seconds > 0, got '\(text.prefix(40))'",
+                                   code: "invalid_header")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    static func tooLarge(limit: Int, setting: String) -> APIError {
+        APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes (\(setting))",
+                 type: "invalid_request_error", code: "body_too_large")
     }
 
     static func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
@@ -102,4 +148,9 @@ struct Routes: Sendable {
         return Response(status: status, headers: [.contentType: "application/json"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+}
+
+extension HTTPField.Name {
+    /// The client's deadline for the first audio byte, in seconds.
+    static let requestTimeout = HTTPField.Name("X-Request-Timeout")!
 }

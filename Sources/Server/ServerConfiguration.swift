@@ -22,11 +22,24 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var refine = true
     public var maxInputCharacters = 4096
     public var maxTextCharacters = 20_000
-    public var maxRequestBytes = 16 << 20
+    public var maxBodyBytes = 64 << 10
+    public var maxTTSBodyBytes = 16 << 20
+    public var markup = MarkupPolicy.refuse
     public var maxNewTokens = 2048
     public var maxBatch = 8
     public var maxQueue = 64
-    public var queueWait: Duration = .seconds(30)
+    public var requestTimeout: Duration = .seconds(60)
+    public var maxRequestDuration: Duration = .seconds(900)
+    public var keysFile: String?
+    public var metricsRequireKey = false
+    public var rateLimit = 10.0
+    public var rateBurst = 20
+    public var maxConcurrentPerClient = 4
+    public var trustedProxies: String?
+    public var headerTimeout: Duration = .seconds(10)
+    public var bodyTimeout: Duration = .seconds(60)
+    public var idleTimeout: Duration = .seconds(75)
+    public var maxConnections = 1024
     public var drainTimeout: Duration = .seconds(30)
     public var memoryBudget: Int?
     public var streamChunkSteps = 24
@@ -35,6 +48,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var logFormat: LogFormat = .json
 
     public enum LogFormat: String, Sendable, CaseIterable { case json, text }
+
+    /// What happens to HTML markup, entities and control characters in a text: a 400 naming them, or removed.
+    public enum MarkupPolicy: String, Sendable, CaseIterable { case refuse, strip }
 
     /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
     public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
@@ -62,13 +78,35 @@ public struct ServerConfiguration: Sendable, Equatable {
                  "longest `input` of `/v1/audio/speech` (OpenAI's limit); longer texts are split into utterances"),
         .integer("maxTextCharacters", \.maxTextCharacters, 1...1_000_000,
                  "longest `text` of `/v1/tts`; it is split into utterances that share one voice"),
-        .integer("maxRequestBytes", \.maxRequestBytes, 1024...(1 << 30),
-                 "largest request body (16 MiB holds a 30 s voice sample as base64 WAV)"),
+        .integer("maxBodyBytes", \.maxBodyBytes, 1024...(1 << 30),
+                 "largest request body on `/v1/audio/speech` (and every route but `/v1/tts`); larger: 413"),
+        .integer("maxTTSBodyBytes", \.maxTTSBodyBytes, 1024...(1 << 30),
+                 "largest request body on `/v1/tts` (16 MiB holds a 30 s voice sample as base64 WAV); larger: 413"),
+        .choice("markup", \.markup,
+                "HTML tags, entities and control characters in a text: `refuse` (400 naming them) or `strip` (removed); ChatTTS word tags such as `[uv_break]` are always allowed"),
         .integer("maxNewTokens", \.maxNewTokens, 1...1_000_000,
                  "largest `max_new_token` (at most the model's positions, 4096); used by `/v1/audio/speech`"),
         .integer("maxBatch", \.maxBatch, 1...256, "requests per engine step (a long text runs up to `max_split_batch` utterances of its own)"),
         .integer("maxQueue", \.maxQueue, 0...100_000, "waiting requests before new ones get 503"),
-        .seconds("queueWait", \.queueWait, above: 0, open: true, "seconds a request may wait for a batch slot (then 503)"),
+        .seconds("requestTimeout", \.requestTimeout, above: 0, open: true,
+                 "seconds until a request's first audio byte (its deadline; `X-Request-Timeout` may lower it): a request whose estimated wait is longer gets 503 at once, a queued one past it 503, a running one is cancelled"),
+        .seconds("maxRequestDuration", \.maxRequestDuration, above: 0, open: true,
+                 "seconds a whole synthesis may take, long texts included; past it the response is cut (SSE: an `error` event)"),
+        .optionalText("keysFile", \.keysFile, default: "none: no keys needed",
+                      "read-only JSON file of API keys (`chattts keys add NAME`); when set every route but `/health` and `/ready` needs `Authorization: Bearer KEY`; SIGHUP reloads it"),
+        .boolean("metricsRequireKey", \.metricsRequireKey, "`/metrics` needs a key too (when `keysFile` is set)"),
+        .number("rateLimit", \.rateLimit, 0...1_000_000, "requests per second per client (its API key, else its address); 0 turns rate limiting off"),
+        .integer("rateBurst", \.rateBurst, 1...1_000_000, "requests a client may send at once before `rateLimit` applies"),
+        .integer("maxConcurrentPerClient", \.maxConcurrentPerClient, 0...100_000,
+                 "syntheses one client may have running or queued (a long text counts once); more get 429; 0: no cap"),
+        .optionalText("trustedProxies", \.trustedProxies, default: "none",
+                      "comma-separated addresses or CIDRs (`10.0.0.0/8, ::1`) whose `X-Forwarded-For` names the client"),
+        .seconds("headerTimeout", \.headerTimeout, above: 0, open: true,
+                 "seconds a client may take to send a request's headers (slowloris); then the connection is closed"),
+        .seconds("bodyTimeout", \.bodyTimeout, above: 0, open: true,
+                 "seconds a client may take to send a request's body; then 408 and the connection is closed"),
+        .seconds("idleTimeout", \.idleTimeout, above: 0, open: true, "seconds an idle keep-alive connection stays open"),
+        .integer("maxConnections", \.maxConnections, 1...1_000_000, "open connections; more are closed at once"),
         .seconds("drainTimeout", \.drainTimeout, above: 0, open: false,
                  "seconds a shutdown waits for accepted requests before cancelling them"),
         .optionalInteger("memoryBudget", \.memoryBudget, 1...Int.max, default: "80% of memory",
@@ -84,6 +122,21 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Holds every value to its limits; called after every source is applied.
     public func validate() throws(ConfigurationError) {
         for s in Self.settings { try s.check(self) }
+        do { _ = try proxies() } catch {
+            throw ConfigurationError(key: "trustedProxies", message: error.message)
+        }
+    }
+
+    /// `trustedProxies` as networks.
+    public func proxies() throws(ConfigurationError) -> [IPNetwork] {
+        guard let trustedProxies else { return [] }
+        return try trustedProxies.split(separator: ",").map { part throws(ConfigurationError) in
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError(key: "trustedProxies", message: "'\(text)' is not an address or CIDR (10.0.0.0/8, ::1)")
+            }
+            return network
+        }
     }
 
     /// Environment variable naming the config file when `--config` is not given.

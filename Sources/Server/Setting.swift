@@ -73,6 +73,18 @@ extension Setting {
                 isValid: { range.contains($0[keyPath: path]) })
     }
 
+    /// A number (fractions allowed) in a range.
+    static func number(_ key: String, _ path: Path<Double>, _ range: ClosedRange<Double>, _ doc: String) -> Setting {
+        Setting(key: key, doc: doc, limit: "a number in \(String(format: "%g", range.lowerBound))...\(String(format: "%g", range.upperBound))",
+                isBoolean: false, defaultText: nil, read: { String(format: "%g", $0[keyPath: path]) },
+                write: { c, v in
+                    guard let d = Double(v), d.isFinite else { return false }
+                    c[keyPath: path] = d
+                    return true
+                },
+                isValid: { range.contains($0[keyPath: path]) })
+    }
+
     /// An integer that may be absent (nil: `defaultText` says what happens then).
     static func optionalInteger(_ key: String, _ path: Path<Int?>, _ range: ClosedRange<Int>, default text: String,
                                 _ doc: String) -> Setting {

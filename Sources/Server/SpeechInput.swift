@@ -18,6 +18,8 @@ struct SpeechInput: Sendable {
     var knobs: KnobValues
     var format: AudioFormat
     var stream: StreamMode?
+    /// The client's own deadline for the first audio (`X-Request-Timeout`); nil: the server's `requestTimeout`.
+    var deadline: Duration?
 }
 
 /// The models `/v1/models` lists and `/v1/audio/speech` accepts: the engine's, and OpenAI's names so existing
@@ -62,6 +64,11 @@ struct SpeechInputParser: Sendable {
         return mode
     }
 
+    /// The text field, held to its length and to `TextPolicy` (markup, control characters, prompt tags).
+    func text(_ fields: JSONFields, key: String, limit: Int) throws(APIError) -> String {
+        try TextPolicy.check(try Self.text(fields, key: key, limit: limit), field: key, markup: config.markup)
+    }
+
     static func text(_ fields: JSONFields, key: String, limit: Int) throws(APIError) -> String {
         guard let text = try fields.string(key) else {
             throw APIError.invalid(key, "'\(key)' is required: the text to speak (at most \(limit) characters)",
@@ -104,7 +111,7 @@ struct SpeechInputParser: Sendable {
             throw APIError.invalid("model", "Model '\(model)' does not exist here; use one of \(models.joined(separator: ", "))",
                                    code: "model_not_found")
         }
-        let text = try Self.text(fields, key: "input", limit: config.maxInputCharacters)
+        let text = try self.text(fields, key: "input", limit: config.maxInputCharacters)
         guard let voice = try fields.voice("voice") else {
             throw APIError.invalid("voice", "'voice' is required: a configured voice name, an OpenAI voice name, seed:N or a voice string",
                                    code: "missing_field")
@@ -125,10 +132,17 @@ struct SpeechInputParser: Sendable {
     /// so typos do not pass unnoticed.
     func native(_ fields: JSONFields) throws(APIError) -> SpeechInput {
         try fields.rejectUnknown(allowed: Set(Self.serverFields + knobs.names))
-        let text = try Self.text(fields, key: "text", limit: config.maxTextCharacters)
+        let text = try self.text(fields, key: "text", limit: config.maxTextCharacters)
         var given: [String: KnobValue] = [:]
         for knob in knobs.knobs {
-            if let v = try Self.value(fields, knob) { given[knob.name] = v }
+            guard var v = try Self.value(fields, knob) else { continue }
+            // Every text knob (a sample's transcript, a prompt) is held to the text's rules; prompt tags are what a
+            // prompt knob (`prompt`, `refine_prompt`) holds.
+            if case .text(let s) = v {
+                v = .text(try TextPolicy.check(s, field: knob.name, markup: config.markup,
+                                               promptTags: knob.name.hasSuffix("prompt")))
+            }
+            given[knob.name] = v
         }
         return SpeechInput(text: text, voice: try fields.voice("voice") ?? config.defaultVoice, knobs: try resolve(given),
                            format: try Self.format(fields, default: .wav), stream: try Self.stream(fields))

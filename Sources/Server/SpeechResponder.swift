@@ -14,30 +14,47 @@ struct SpeechResponder: Sendable {
     let metrics: ServerMetrics
     let inFlight: InFlightRequests
     let readiness: Readiness
+    /// Per-client caps on syntheses at once.
+    let limits: ClientLimits
+    /// The whole synthesis may take this long (`maxRequestDuration`); then it is cancelled.
+    let maxDuration: Duration
 
     var sampleRate: Int { scheduler.sampleRate }
 
     /// `textField` is the endpoint's name for the text (`input` or `text`), used in errors about it.
     func respond(_ input: SpeechInput, textField: String, context: SpeechRequestContext) async throws -> Response {
         let trace = context.trace
-        trace.update { $0.format = input.format.rawValue; $0.stream = input.stream?.rawValue ?? "none" }
+        trace.update {
+            $0.format = input.format.rawValue
+            $0.stream = input.stream?.rawValue ?? "none"
+            $0.maskedText = Redaction.mask(input.text)
+        }
         guard !readiness.isDraining else {
             throw reject(SynthesisError(.draining, "the server is shutting down; retry on another replica", retryAfter: 1),
                          textField: textField, trace: trace, job: nil)
         }
-        let ticket = inFlight.enter()
+        let client = context.client ?? ClientIdentity(address: "unknown")
+        let clientLimits = context.clientLimits ?? ClientLimits.Limits(rate: 0, burst: 1, maxConcurrent: 0)
+        guard limits.enter(client, clientLimits) else {
+            metrics.recordRejected(reason: "too_many_concurrent")
+            trace.update { $0.rejectedReason = "too_many_concurrent" }
+            throw APIError(status: .tooManyRequests,
+                           message: "This client already has \(clientLimits.maxConcurrent) syntheses running or queued (maxConcurrentPerClient); wait for one to finish",
+                           type: "rate_limit_error", code: "too_many_concurrent_requests", retryAfter: 1)
+        }
+        let ticket = inFlight.enter { [limits] in limits.leave(client) }
         let submitted = ContinuousClock.now
         let job: SpeechJob
         do {
             job = try scheduler.submit(SpeechRequest(id: context.requestID, text: input.text, voice: input.voice,
-                                                     knobs: input.knobs))
+                                                     knobs: input.knobs, deadline: input.deadline))
         } catch {
             ticket.leave()
             throw reject(error, textField: textField, trace: trace, job: nil)
         }
         ticket.attach(job)
         let watch = JobWatch(job: job, metrics: metrics, trace: trace, ticket: ticket, submitted: submitted,
-                             sampleRate: sampleRate)
+                             sampleRate: sampleRate, maxDuration: maxDuration)
         // The client may leave before any byte is written (non-streamed responses write only at the end).
         if let gone = await context.channel.clientGone() {
             gone.whenSuccess { watch.clientGone() }
@@ -276,20 +293,30 @@ final class JobWatch: Sendable {
     private let sampleRate: Int
     private let state = Mutex<(over: Bool, audioSeconds: Double)>((false, 0))
 
+    /// Cancels the job once the whole request has taken `maxDuration`.
+    private let timer: Task<Void, Never>
+
     init(job: SpeechJob, metrics: ServerMetrics, trace: RequestTrace, ticket: InFlightRequests.Ticket,
-         submitted: ContinuousClock.Instant, sampleRate: Int) {
+         submitted: ContinuousClock.Instant, sampleRate: Int, maxDuration: Duration) {
         self.job = job
         self.metrics = metrics
         self.trace = trace
         self.ticket = ticket
         self.submitted = submitted
         self.sampleRate = sampleRate
+        timer = Task { [job] in
+            guard (try? await Task.sleep(for: maxDuration)) != nil else { return }
+            job.cancel(SynthesisError(.deadlineExceeded, String(format: "the synthesis took longer than maxRequestDuration (%g s)", maxDuration.seconds), retryAfter: 1))
+        }
     }
 
     var audioSeconds: Double { state.withLock { $0.audioSeconds } }
 
     /// A response dropped before its body ran (the connection died first) still leaves the in-flight count.
-    deinit { ticket.leave() }
+    deinit {
+        timer.cancel()
+        ticket.leave()
+    }
 
     /// Ends the request's life (first call wins); true if this call ended it.
     private func end() -> Bool {
@@ -298,7 +325,10 @@ final class JobWatch: Sendable {
             s.over = true
             return true
         }
-        if first { ticket.leave() }
+        if first {
+            timer.cancel()
+            ticket.leave()
+        }
         return first
     }
 
@@ -360,9 +390,10 @@ public final class InFlightRequests: Sendable {
 
     public var current: Int { state.withLock { $0.tickets.count } }
 
-    func enter() -> Ticket {
+    /// A new request's place; `onLeave` runs once when it leaves.
+    func enter(onLeave: @escaping @Sendable () -> Void = {}) -> Ticket {
         state.withLock { s in
-            let ticket = Ticket(owner: self, number: s.next)
+            let ticket = Ticket(owner: self, number: s.next, onLeave: onLeave)
             s.next += 1
             s.tickets[ticket.number] = ticket
             return ticket
@@ -384,17 +415,24 @@ public final class InFlightRequests: Sendable {
         private weak let owner: InFlightRequests?
         let number: Int
         private let attached = Mutex<SpeechJob?>(nil)
+        private let onLeave: Mutex<(@Sendable () -> Void)?>
 
-        init(owner: InFlightRequests, number: Int) {
+        init(owner: InFlightRequests, number: Int, onLeave: @escaping @Sendable () -> Void) {
             self.owner = owner
             self.number = number
+            self.onLeave = Mutex(onLeave)
         }
 
         var job: SpeechJob? { attached.withLock { $0 } }
 
         func attach(_ job: SpeechJob) { attached.withLock { $0 = job } }
 
-        func leave() { owner?.remove(number) }
+        /// Leaves once; later calls do nothing.
+        func leave() {
+            guard let action = onLeave.withLock({ a -> (@Sendable () -> Void)? in defer { a = nil }; return a }) else { return }
+            owner?.remove(number)
+            action()
+        }
     }
 }
 

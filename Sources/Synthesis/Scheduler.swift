@@ -9,8 +9,10 @@ public struct SchedulerConfig: Sendable {
     public var maxBatch = 8
     /// Requests waiting for a batch slot; more are refused (503) instead of piling up.
     public var maxQueue = 64
-    /// A request that waited this long for a slot fails with `queueTimeout` instead of starting late.
-    public var maxQueueWait: Duration = .seconds(30)
+    /// The longest time from submission to first audio (a request's own deadline may be shorter): a request whose
+    /// estimated wait is longer is refused at once (`overloaded`), a queued one past it fails (`queueTimeout`), a
+    /// running one without audio by then is cancelled (`deadlineExceeded`).
+    public var requestTimeout: Duration = .seconds(60)
     /// After SIGTERM, in-flight jobs get this long to finish before they are cancelled.
     public var drainTimeout: Duration = .seconds(60)
     /// Bytes the running sequences' state (KV caches) may take together. A request whose state would not fit next
@@ -42,6 +44,15 @@ public struct SchedulerStats: Sendable, Equatable {
     public var stepsPerSecond = 0.0
     /// Seconds of computation per second of audio over the last busy period.
     public var realTimeFactor = 0.0
+    /// Seconds one batched step takes at the batch size of the last step, averaged over recent steps (nil: none yet).
+    public var stepSeconds: Double?
+    /// Steps a request takes, and steps until its first audio, averaged over recent requests (nil: none yet).
+    public var meanSteps: Double?
+    public var meanStepsToFirstAudio: Double?
+    /// Steps the running requests still have to go, by `meanSteps` (at least one each).
+    public var runningRemaining = 0.0
+    /// The wait for a new request's first audio the scheduler would estimate now, in seconds (0 with no measurement).
+    public var estimatedWait = 0.0
 }
 
 /// Continuous batching: requests join the running batch at step boundaries and leave when done, failed or
@@ -73,6 +84,17 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
         var stopped = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var stats = SchedulerStats()
+        /// Seconds per batched step, averaged, by batch size.
+        var stepSeconds: [Int: Double] = [:]
+
+        /// The step time at this batch size, or at the nearest size measured (the larger one on a tie).
+        func stepSeconds(atBatch batch: Int) -> Double? {
+            if let t = stepSeconds[batch] { return t }
+            return stepSeconds.min { a, b in
+                let da = abs(a.key - batch), db = abs(b.key - batch)
+                return da != db ? da < db : a.key > b.key
+            }?.value
+        }
     }
 
     /// `knobs` narrows the engine's own table (e.g. a lower `max_new_token` cap); default: the engine's.
@@ -95,6 +117,9 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
 
     public func submit(_ request: SpeechRequest) throws(SynthesisError) -> SpeechJob {
         if isDraining { throw reject(SynthesisError(.draining, "the server is shutting down", retryAfter: 1)) }
+        let deadline = min(request.deadline ?? config.requestTimeout, config.requestTimeout)
+        // Refusals that need no engine work come first, so an overloaded server answers in microseconds.
+        if let early = state.withLock({ s in self.refusal(s, deadline: deadline) }) { throw reject(early) }
         let sequence: Engine.Sequence
         do {
             sequence = try engine.start(request)
@@ -110,13 +135,9 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                     + "\(config.memoryBudget >> 20) MiB; ask for fewer steps or send a shorter text",
                 code: "request_too_large"))
         }
-        let job = SpeechJob(id: request.id, details: engine.details(sequence))
+        let job = SpeechJob(id: request.id, details: engine.details(sequence), deadline: deadline)
         let refusal: SynthesisError? = state.withLock { s in
-            if s.draining { return SynthesisError(.draining, "the server is shutting down", retryAfter: 1) }
-            if s.queue.count >= config.maxQueue {
-                return SynthesisError(.queueFull, "the queue is full (\(config.maxQueue) requests waiting); try again later",
-                                      retryAfter: max(1, Int(config.maxQueueWait.components.seconds / 4)))
-            }
+            if let early = self.refusal(s, deadline: deadline) { return early }
             s.queue.append(Pending(job: job, sequence: sequence, memory: memory))
             s.stats.queueDepth = s.queue.count
             return nil
@@ -128,6 +149,39 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
         wakeup.signal()
         return job
     }
+
+    /// Why a request with this deadline cannot be taken now, if it cannot: draining, the queue full, or a first
+    /// audio that would come after the deadline.
+    ///
+    /// The wait is estimated batching-aware: with a free slot a request joins the next step; otherwise it starts
+    /// once the work ahead (the running requests' remaining steps and the queued requests' mean steps) has been
+    /// done by `maxBatch` slots at the measured seconds per step; its first audio comes `meanStepsToFirstAudio`
+    /// steps later. Before anything was measured, only the queue bound applies.
+    private func refusal(_ s: State, deadline: Duration) -> SynthesisError? {
+        if s.draining { return SynthesisError(.draining, "the server is shutting down", retryAfter: 1) }
+        let wait = Self.estimatedWait(s, maxBatch: config.maxBatch)
+        if s.queue.count >= config.maxQueue {
+            return SynthesisError(.queueFull, "the queue is full (\(config.maxQueue) requests waiting); try again later",
+                                  retryAfter: Self.retryAfter(wait))
+        }
+        if wait > deadline.seconds {
+            return SynthesisError(.overloaded, String(format: "the estimated wait for the first audio is %.1f s, longer than the request's deadline of %g s (requestTimeout, X-Request-Timeout); try again later or on another replica", wait, deadline.seconds),
+                                  retryAfter: Self.retryAfter(wait - deadline.seconds))
+        }
+        return nil
+    }
+
+    static func estimatedWait(_ s: State, maxBatch: Int) -> Double {
+        let busy = s.stats.activeBatch + s.queue.count
+        guard let step = s.stepSeconds(atBatch: min(maxBatch, busy + 1)) else { return 0 }
+        let mean = s.stats.meanSteps ?? 0
+        let toFirstAudio = s.stats.meanStepsToFirstAudio ?? 0
+        let start = busy < maxBatch ? 0 : (s.stats.runningRemaining + Double(s.queue.count) * mean) / Double(maxBatch) * step
+        return start + toFirstAudio * step
+    }
+
+    /// Seconds for `Retry-After`: the estimate rounded up, 1 to 60.
+    static func retryAfter(_ seconds: Double) -> Int { min(60, max(1, Int(seconds.rounded(.up)))) }
 
     private func reject(_ error: SynthesisError) -> SynthesisError {
         state.withLock { $0.stats.rejected[error.code.name, default: 0] += 1 }
@@ -196,11 +250,17 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                 }
                 active.removeAll()
             }
-            // Client gone: leave the batch now.
+            // Client gone: leave the batch now. No audio by the deadline: the client will not wait for it.
+            let now = ContinuousClock.now
             active.removeAll { a in
-                guard a.job.isCancelled else { return false }
+                if a.job.isCancelled {
+                    engine.cancel(a.sequence)
+                    finishCancelled(a.job, steps: engine.steps(a.sequence))
+                    return true
+                }
+                guard now > a.job.deadline, !a.job.hasAudio else { return false }
                 engine.cancel(a.sequence)
-                finishCancelled(a.job, steps: engine.steps(a.sequence))
+                fail(a.job, SynthesisError(.deadlineExceeded, String(format: "no audio within the request's deadline of %g s; cancelled after %d steps", (a.job.deadline - a.job.submitted).seconds, engine.steps(a.sequence)), retryAfter: 1))
                 return true
             }
             publish(active)
@@ -212,10 +272,16 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                 continue
             }
 
+            let stepStarted = ContinuousClock.now
             engine.step(active.map(\.sequence))
+            let stepTime = (ContinuousClock.now - stepStarted).seconds
             // Count the step before any job of it finishes, so a finished job always sees its steps counted.
             let batch = active.count
-            state.withLock { $0.stats.steps += 1 }
+            state.withLock { s in
+                s.stats.steps += 1
+                s.stepSeconds[batch] = Self.average(s.stepSeconds[batch], stepTime, weight: 0.05)
+                s.stats.stepSeconds = s.stepSeconds[batch]
+            }
             var samples = 0
             active.removeAll { a in
                 let after = engine.state(a.sequence)
@@ -225,10 +291,19 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                 }
                 let audio = engine.takeAudio(a.sequence)
                 samples += audio.count
-                a.job.deliver(audio, steps: engine.steps(a.sequence))
+                let steps = engine.steps(a.sequence)
+                if !audio.isEmpty, !a.job.hasAudio {
+                    state.withLock { s in
+                        s.stats.meanStepsToFirstAudio = Self.average(s.stats.meanStepsToFirstAudio, Double(steps), weight: 0.1)
+                    }
+                }
+                a.job.deliver(audio, steps: steps)
                 guard after == .finished else { return false }
-                a.job.finish(steps: engine.steps(a.sequence))
-                state.withLock { $0.stats.completed += 1 }
+                a.job.finish(steps: steps)
+                state.withLock { s in
+                    s.stats.completed += 1
+                    s.stats.meanSteps = Self.average(s.stats.meanSteps, Double(steps), weight: 0.1)
+                }
                 return true
             }
             window.steps += 1
@@ -256,7 +331,7 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
         let (admitted, expired) = state.withLock { s -> ([Pending], [Pending]) in
             var expired: [Pending] = []
             s.queue.removeAll { p in
-                let late = now - p.job.submitted > config.maxQueueWait || p.job.isCancelled
+                let late = now > p.job.deadline || p.job.isCancelled
                 if late { expired.append(p) }
                 return late
             }
@@ -277,7 +352,7 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
             if p.job.isCancelled {
                 finishCancelled(p.job, steps: 0)
             } else {
-                fail(p.job, SynthesisError(.queueTimeout, "waited longer than \(config.maxQueueWait) for a batch slot",
+                fail(p.job, SynthesisError(.queueTimeout, String(format: "waited in the queue past the request's deadline of %g s (requestTimeout, X-Request-Timeout)", (p.job.deadline - p.job.submitted).seconds),
                                            retryAfter: 1))
             }
         }
@@ -306,16 +381,29 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
     }
 
     private func finishCancelled(_ job: SpeechJob, steps: Int) {
+        if let reason = job.cancelReason {
+            fail(job, reason)
+            return
+        }
         state.withLock { $0.stats.cancelled += 1 }
         job.fail(SynthesisError(.cancelled, "cancelled after \(steps) steps"))
     }
 
     private func publish(_ active: [Pending]) {
         let memory = active.reduce(0) { $0 + $1.memory }
+        let steps = active.map { Double(engine.steps($0.sequence)) }
         state.withLock { s in
             s.stats.activeBatch = active.count
             s.stats.memoryReserved = memory
+            let mean = s.stats.meanSteps ?? 0
+            s.stats.runningRemaining = steps.reduce(0) { $0 + max(1, mean - $1) }
+            s.stats.estimatedWait = Self.estimatedWait(s, maxBatch: config.maxBatch)
         }
+    }
+
+    /// An exponential moving average; the first sample is taken as it is.
+    static func average(_ old: Double?, _ sample: Double, weight: Double) -> Double {
+        old.map { $0 + weight * (sample - $0) } ?? sample
     }
 }
 

@@ -11,8 +11,11 @@ public final class SpeechJob: Sendable {
     public let audio: AsyncThrowingStream<[Float], Error>
     let continuation: AsyncThrowingStream<[Float], Error>.Continuation
     private let cancelled = Atomic<Bool>(false)
+    private let reason = Mutex<SynthesisError?>(nil)
     private let times = Mutex<Times>(Times())
     let submitted = ContinuousClock.now
+    /// When the first audio must have come (see `SpeechRequest.deadline`).
+    public let deadline: ContinuousClock.Instant
 
     struct Times {
         var admitted: ContinuousClock.Instant?
@@ -22,9 +25,10 @@ public final class SpeechJob: Sendable {
         var steps = 0
     }
 
-    init(id: String, details: SpeechDetails = SpeechDetails()) {
+    init(id: String, details: SpeechDetails = SpeechDetails(), deadline: Duration = .seconds(60)) {
         self.id = id
         self.details = details
+        self.deadline = submitted + deadline
         (audio, continuation) = AsyncThrowingStream<[Float], Error>.makeStream(bufferingPolicy: .unbounded)
         continuation.onTermination = { [weak self] termination in
             // The consumer went away (client disconnected): free the batch slot at the next step.
@@ -32,10 +36,15 @@ public final class SpeechJob: Sendable {
         }
     }
 
-    /// Stops the job at the next step boundary; its stream ends with a `cancelled` error.
-    public func cancel() {
+    /// Stops the job at the next step boundary; its stream ends with `reason`, or a `cancelled` error (the first
+    /// reason given wins).
+    public func cancel(_ reason: SynthesisError? = nil) {
+        if let reason { self.reason.withLock { if $0 == nil { $0 = reason } } }
         cancelled.store(true, ordering: .relaxed)
     }
+
+    /// Why the job was cancelled, when the canceller said.
+    public var cancelReason: SynthesisError? { reason.withLock { $0 } }
 
     public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
@@ -53,6 +62,9 @@ public final class SpeechJob: Sendable {
     public var steps: Int { times.withLock { $0.steps } }
 
     public var samplesProduced: Int { times.withLock { $0.samples } }
+
+    /// True once some audio has been delivered.
+    public var hasAudio: Bool { times.withLock { $0.firstAudio != nil } }
 
     func markAdmitted() {
         times.withLock { $0.admitted = .now }

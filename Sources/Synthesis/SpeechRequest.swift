@@ -10,11 +10,16 @@ public struct SpeechRequest: Sendable {
     /// A voice the engine resolves (a configured name, `seed:N`, a voice string...); nil: the engine's default.
     public var voice: String?
     public var knobs: KnobValues
+    /// Time from submission to the first audio: a request whose estimated wait is longer is refused at once, a queued
+    /// one past it fails, a running one without audio by then is cancelled. nil: the scheduler's `requestTimeout`
+    /// (a longer one is cut to that).
+    public var deadline: Duration?
 
-    public init(id: String, text: String, voice: String?, knobs: KnobValues) {
+    public init(id: String, text: String, voice: String?, knobs: KnobValues, deadline: Duration? = nil) {
         self.id = id
         self.text = text
         self.voice = voice
         self.knobs = knobs
+        self.deadline = deadline
     }
 }

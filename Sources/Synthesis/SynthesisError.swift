@@ -11,6 +11,10 @@ public struct SynthesisError: Error, CustomStringConvertible, Sendable, Equatabl
         public static let invalidRequest = Code(name: "invalid_request")
         public static let queueFull = Code(name: "queue_full")
         public static let queueTimeout = Code(name: "queue_timeout")
+        /// The estimated wait for the first audio is longer than the request's deadline: refused at once.
+        public static let overloaded = Code(name: "overloaded")
+        /// The request's deadline passed: no first audio in time, or the whole synthesis took too long.
+        public static let deadlineExceeded = Code(name: "deadline_exceeded")
         public static let draining = Code(name: "draining")
         public static let cancelled = Code(name: "cancelled")
         /// Memory for the request's state could not be had now (an allocation failed); another replica or a later

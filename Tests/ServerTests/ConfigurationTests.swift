@@ -17,17 +17,19 @@ struct ConfigurationTests {
     func defaults() {
         let c = ServerConfiguration()
         #expect(c.port == 8080 && c.host == "127.0.0.1" && c.maxInputCharacters == 4096 && c.maxBatch == 8 && c.maxQueue == 64)
-        #expect(c.queueWait == .seconds(30) && c.drainTimeout == .seconds(30) && c.warmUp && c.logLevel == .info)
+        #expect(c.requestTimeout == .seconds(60) && c.drainTimeout == .seconds(30) && c.warmUp && c.logLevel == .info)
+        #expect(c.rateLimit == 10 && c.rateBurst == 20 && c.maxConcurrentPerClient == 4 && c.markup == .refuse)
+        #expect(c.maxBodyBytes == 65536 && c.maxTTSBodyBytes == 16 << 20 && c.maxRequestDuration == .seconds(900))
     }
 
     @Test("the environment overrides the file, and every key has one spelling per source")
     func precedence() throws {
-        let file = try writeFile(#"{"port": 9000, "maxBatch": 4, "warmUp": false, "queueWait": 2.5, "voices": "/etc/voices.json"}"#)
+        let file = try writeFile(#"{"port": 9000, "maxBatch": 4, "warmUp": false, "requestTimeout": 2.5, "voices": "/etc/voices.json"}"#)
         let c = try ServerConfiguration.load(file: file, environment: ["CHATTTS_MAX_BATCH": "12", "CHATTTS_LOG_LEVEL": "debug"])
         #expect(c.port == 9000)
         #expect(c.maxBatch == 12)
         #expect(!c.warmUp)
-        #expect(c.queueWait == .milliseconds(2500))
+        #expect(c.requestTimeout == .milliseconds(2500))
         #expect(c.voicesFile == "/etc/voices.json")
         #expect(c.logLevel == .debug)
         let setting = try #require(ServerConfiguration.setting("maxInputCharacters"))

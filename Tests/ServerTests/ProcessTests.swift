@@ -22,7 +22,7 @@ struct ProcessTests {
             process = Process()
             process.executableURL = Paths.binary
             process.arguments = ["serve", "--assets", Paths.tinyAssets.path, "--host", "127.0.0.1", "--port", "0",
-                                 "--no-refine"] + arguments
+                                 "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
@@ -56,7 +56,7 @@ struct ProcessTests {
 
     @Test("SIGTERM under load: /ready and new requests answer 503 at once, every accepted request completes, exit 0")
     func sigterm() async throws {
-        let server = try await ServeProcess(arguments: ["--max-new-tokens", "200", "--max-batch", "4", "--drain-timeout", "60", "--queue-wait", "120"])
+        let server = try await ServeProcess(arguments: ["--max-new-tokens", "200", "--max-batch", "4", "--drain-timeout", "60", "--request-timeout", "120"])
         let client = server.client
         let count = 6
         let body = ttsBody(seed: 1, tokens: 200, minTokens: 200, format: "wav")

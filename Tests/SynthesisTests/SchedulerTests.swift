@@ -25,7 +25,8 @@ struct SchedulerTests {
     /// Suites run in parallel on two cores: a queue wait that a loaded machine cannot break.
     static var patient: SchedulerConfig {
         var config = SchedulerConfig()
-        config.maxQueueWait = .seconds(600)
+        config.requestTimeout = .seconds(600)
+        config.drainTimeout = .seconds(600)
         return config
     }
 
@@ -144,7 +145,7 @@ struct SchedulerTests {
         var config = SchedulerTests.patient
         config.maxBatch = 1
         config.maxQueue = 2
-        config.maxQueueWait = .seconds(600)  // the test is about the queue bound, not its wait: a loaded machine is slow
+        config.requestTimeout = .seconds(600)  // the test is about the queue bound, not its wait: a loaded machine is slow
         try await withScheduler(config) { scheduler in
             var jobs: [SpeechJob] = []
             var refused = 0
