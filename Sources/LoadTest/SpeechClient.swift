@@ -36,8 +36,10 @@ public struct SpeechClient: Sendable {
         public var timeToFirstByte: Duration?
         /// From sending the request to the end of the response (or to hanging up).
         public var total: Duration = .zero
-        /// Whether the response ended normally (false after `hangUpAfter` or a dropped connection).
+        /// Whether the response ended normally (false after `hangUpAfter`, a timeout or a dropped connection).
         public var complete = false
+        /// Why an incomplete response ended: the error that broke the transfer, or the timeout.
+        public var brokenBy: String?
 
         public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
@@ -58,22 +60,25 @@ public struct SpeechClient: Sendable {
         public var description: String { message }
     }
 
-    public func get(_ path: String, headers: [(String, String)] = []) async throws -> Result {
-        try await request("GET", path, headers: headers)
+    public func get(_ path: String, headers: [(String, String)] = [], timeout: Duration? = nil) async throws -> Result {
+        try await request("GET", path, headers: headers, timeout: timeout)
     }
 
     /// POSTs a JSON object.
     public func post(_ path: String, json: [String: any Sendable], headers: [(String, String)] = [],
-                     hangUpAfter: Int? = nil) async throws -> Result {
+                     hangUpAfter: Int? = nil, timeout: Duration? = nil) async throws -> Result {
         let body = try JSONSerialization.data(withJSONObject: json)
         return try await request("POST", path, headers: headers + [("Content-Type", "application/json")], body: [UInt8](body),
-                                 hangUpAfter: hangUpAfter)
+                                 hangUpAfter: hangUpAfter, timeout: timeout)
     }
 
     /// One request on a fresh connection. With `hangUpAfter`, the connection is closed as soon as that many body
-    /// bytes have arrived.
+    /// bytes have arrived; with `timeout`, when the whole exchange has taken that long.
+    ///
+    /// Throws when no response head arrived (connection refused, reset or timed out before it); once the head is
+    /// in, a broken transfer returns what arrived with `complete == false` and `brokenBy` saying why.
     public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                        hangUpAfter: Int? = nil) async throws -> Result {
+                        hangUpAfter: Int? = nil, timeout: Duration? = nil) async throws -> Result {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
@@ -82,6 +87,12 @@ public struct SpeechClient: Sendable {
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
             }
+        let timer = timeout.map { limit in
+            channel.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit.seconds * 1e9))) {
+                channel.channel.close(promise: nil)
+            }
+        }
+        defer { timer?.cancel() }
         return try await channel.executeThenClose { inbound, outbound in
             var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
             head.headers.add(name: "Host", value: "\(host):\(port)")
@@ -94,29 +105,39 @@ public struct SpeechClient: Sendable {
             try await outbound.write(.end(nil))
 
             var result = Result()
-            for try await part in inbound {
-                switch part {
-                case .head(let response):
-                    result.status = Int(response.status.code)
-                    result.headers = response.headers.map { ($0.name, $0.value) }
-                    result.timeToHead = ContinuousClock.now - started
-                case .body(let buffer):
-                    if result.timeToFirstByte == nil, buffer.readableBytes > 0 {
-                        result.timeToFirstByte = ContinuousClock.now - started
-                    }
-                    result.body.append(contentsOf: buffer.readableBytesView)
-                    if let hangUpAfter, result.body.count >= hangUpAfter {
+            do {
+                for try await part in inbound {
+                    switch part {
+                    case .head(let response):
+                        result.status = Int(response.status.code)
+                        result.headers = response.headers.map { ($0.name, $0.value) }
+                        result.timeToHead = ContinuousClock.now - started
+                    case .body(let buffer):
+                        if result.timeToFirstByte == nil, buffer.readableBytes > 0 {
+                            result.timeToFirstByte = ContinuousClock.now - started
+                        }
+                        result.body.append(contentsOf: buffer.readableBytesView)
+                        if let hangUpAfter, result.body.count >= hangUpAfter {
+                            result.total = ContinuousClock.now - started
+                            return result
+                        }
+                    case .end(let trailers):
+                        result.trailers = trailers.map { $0.map { ($0.name, $0.value) } } ?? []
                         result.total = ContinuousClock.now - started
+                        result.complete = true
                         return result
                     }
-                case .end(let trailers):
-                    result.trailers = trailers.map { $0.map { ($0.name, $0.value) } } ?? []
-                    result.total = ContinuousClock.now - started
-                    result.complete = true
-                    return result
                 }
+            } catch {
+                guard result.status != 0 else { throw error }
+                result.brokenBy = "\(error)"
             }
             result.total = ContinuousClock.now - started
+            if result.brokenBy == nil {
+                let late = timeout.map { result.total >= $0 } ?? false
+                result.brokenBy = late ? "timeout" : "connection closed"
+            }
+            if result.status == 0 { throw ClientError(message: "no response: \(result.brokenBy!)") }
             return result
         }
     }
