@@ -1,9 +1,25 @@
 import Foundation
 import Synchronization
 
-/// A closed-loop load generator against a running service: `concurrency` clients send `requests` requests in all,
-/// each one as soon as its previous answer ended. `chattts bench` prints its report.
+/// A load generator against a running service. `chattts bench` prints its report.
+///
+/// Closed loop (the default): `concurrency` clients send `requests` requests in all, each one as soon as its previous
+/// answer ended. Open loop (`openLoop` set): requests arrive at a rate for a duration whatever the answers, as a
+/// public endpoint's traffic does, so an overloaded service shows what it does with the excess (answers, rejections
+/// and their latency, and `/health` while it happens).
 public struct Benchmark: Sendable {
+    /// Arrivals at `rate` per second for `duration` seconds: Poisson (exponential gaps, seeded) or evenly spaced.
+    public struct OpenLoop: Sendable {
+        public var rate: Double
+        public var duration: Double
+        public var poisson: Bool
+        public init(rate: Double, duration: Double, poisson: Bool = true) {
+            self.rate = rate
+            self.duration = duration
+            self.poisson = poisson
+        }
+    }
+
     public enum Endpoint: String, Sendable, CaseIterable {
         /// `POST /v1/audio/speech` (OpenAI's fields).
         case openai
@@ -26,12 +42,28 @@ public struct Benchmark: Sendable {
     public var refine: Bool?
     /// Seeds request i with seed + i, so runs are repeatable; nil: random.
     public var seed: UInt64?
+    public var openLoop: OpenLoop?
+    /// Request i comes from client identity i % identities, sent as `X-Forwarded-For: 10.a.b.c` (the service must
+    /// trust this client as a proxy); 0: no header.
+    public var identities = 0
+    /// Request i sends `Authorization: Bearer keys[i % keys.count]`.
+    public var keys: [String] = []
+    /// Seconds between `/health` probes while the load runs; nil: no probes.
+    public var healthInterval: Double?
+    /// Sent as `X-Request-Timeout` (seconds to the first audio byte).
+    public var requestTimeout: Double?
+    /// The client gives up on a request after this long (counted as a broken response).
+    public var clientTimeout: Duration = .seconds(1200)
 
     public init(client: SpeechClient) { self.client = client }
 
     public struct Sample: Sendable {
         public var status: Int
         public var latency: Duration
+        /// Until the response head (for a rejection: how fast the service said no).
+        public var timeToHead: Duration = .zero
+        /// A 200 whose body ended early (cut, or the connection broke).
+        public var broken = false
         public var timeToFirstAudio: Duration?
         public var audioSeconds: Double?
         public var bytes: Int
@@ -53,6 +85,23 @@ public struct Benchmark: Sendable {
         /// Seconds of audio delivered per wall-clock second, all clients together.
         public var audioSecondsPerSecond: Double
         public var bytes: Int
+        /// Only in open loop.
+        public var openLoop: OpenLoopReport?
+
+        public struct OpenLoopReport: Sendable, Codable {
+            public var offeredRate: Double
+            public var duration: Double
+            public var poisson: Bool
+            public var identities: Int
+            /// 200 heads whose body did not end normally.
+            public var broken: Int
+            /// 429 and 503 answers, and how fast they came (time to the response head).
+            public var rejected: Int
+            public var rejectionLatency: Percentiles
+            public var healthProbes: Int
+            public var healthFailures: Int
+            public var healthLatency: Percentiles
+        }
 
         public struct Percentiles: Sendable, Codable {
             public var p50: Double
@@ -68,9 +117,19 @@ public struct Benchmark: Sendable {
                        p.p99 * 1000, p.mean * 1000)
             }
             let statusText = statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+            var open = ""
+            if let o = openLoop {
+                open = """
+
+                    offered             \(String(format: "%.2f", o.offeredRate)) requests/s for \(String(format: "%.0f", o.duration)) s (\(o.poisson ? "Poisson" : "even") arrivals, \(o.identities) client identities)
+                    broken 200s         \(o.broken)
+                    rejected (429/503)  \(o.rejected): time to answer \(ms(o.rejectionLatency))   max \(String(format: "%.1f", o.rejectionLatency.max * 1000)) ms
+                    /health             \(o.healthProbes) probes, \(o.healthFailures) failed: \(ms(o.healthLatency))   max \(String(format: "%.1f", o.healthLatency.max * 1000)) ms
+                    """
+            }
             return """
                 requests            \(requests) (\(succeeded) ok, \(failed) failed; \(statusText))
-                concurrency         \(concurrency)
+                concurrency         \(openLoop == nil ? String(concurrency) : "open loop (each request its own connection)")
                 wall time           \(String(format: "%.2f", wallSeconds)) s
                 QPS                 \(String(format: "%.2f", qps))
                 latency             \(ms(latency))
@@ -79,7 +138,7 @@ public struct Benchmark: Sendable {
                                                  realTimeFactor.p95, realTimeFactor.p99, realTimeFactor.mean))
                 audio               \(String(format: "%.1f", audioSeconds)) s, \(String(format: "%.2f", audioSecondsPerSecond)) s of audio per second
                 bytes               \(bytes)
-                """
+                """ + open
         }
     }
 
@@ -109,7 +168,33 @@ public struct Benchmark: Sendable {
         }
     }
 
+    func headers(_ i: Int) -> [(String, String)] {
+        var out: [(String, String)] = []
+        if identities > 0 {
+            let n = i % identities
+            out.append(("X-Forwarded-For", "10.\((n >> 16) & 255).\((n >> 8) & 255).\(n & 255)"))
+        }
+        if !keys.isEmpty { out.append(("Authorization", "Bearer \(keys[i % keys.count])")) }
+        if let requestTimeout { out.append(("X-Request-Timeout", String(requestTimeout))) }
+        return out
+    }
+
+    /// Sends request i and measures it; a connection that fails before a response head is status -1.
+    func sample(_ i: Int) async -> Sample {
+        let (path, json) = body(i)
+        do {
+            let r = try await client.post(path, json: json, headers: headers(i), timeout: clientTimeout)
+            let ok = r.status == 200 && r.complete
+            return Sample(status: r.status, latency: r.total, timeToHead: r.timeToHead, broken: r.status == 200 && !r.complete,
+                          timeToFirstAudio: ok ? r.timeToFirstByte : nil, audioSeconds: ok ? audioSeconds(r) : nil,
+                          bytes: r.body.count)
+        } catch {
+            return Sample(status: -1, latency: .zero, timeToFirstAudio: nil, audioSeconds: nil, bytes: 0)
+        }
+    }
+
     public func run() async throws -> Report {
+        if let openLoop { return await run(openLoop) }
         let next = RequestCounter()
         let started = ContinuousClock.now
         let samples = try await withThrowingTaskGroup(of: [Sample].self) { group in
@@ -119,18 +204,7 @@ public struct Benchmark: Sendable {
                     while true {
                         let i = next.take()
                         guard i < requests else { break }
-                        let (path, json) = body(i)
-                        let sample: Sample
-                        do {
-                            let r = try await client.post(path, json: json)
-                            let ok = r.status == 200 && r.complete
-                            sample = Sample(status: r.complete ? r.status : -1, latency: r.total,
-                                            timeToFirstAudio: ok ? r.timeToFirstByte : nil,
-                                            audioSeconds: ok ? audioSeconds(r) : nil, bytes: r.body.count)
-                        } catch {
-                            sample = Sample(status: -1, latency: .zero, timeToFirstAudio: nil, audioSeconds: nil, bytes: 0)
-                        }
-                        mine.append(sample)
+                        mine.append(await sample(i))
                     }
                     return mine
                 }
@@ -142,10 +216,60 @@ public struct Benchmark: Sendable {
         return Self.report(samples, concurrency: concurrency, wall: ContinuousClock.now - started)
     }
 
+    /// Open loop: request i is sent at its arrival time whether or not earlier ones have been answered.
+    func run(_ load: OpenLoop) async -> Report {
+        var random = SplitMix64(seed: seed ?? 1)
+        var arrivals: [Double] = []
+        var t = 0.0
+        while t < load.duration {
+            arrivals.append(t)
+            let gap = load.poisson ? -log(1 - random.unit()) / load.rate : 1 / load.rate
+            t += gap
+        }
+        let started = ContinuousClock.now
+        let probing = RunningFlag()
+        let health = Task { [client, healthInterval] () -> [Sample] in
+            guard let interval = healthInterval else { return [] }
+            var probes: [Sample] = []
+            var next = started
+            while probing.running {
+                let r = try? await client.get("/health", timeout: .seconds(10))
+                probes.append(Sample(status: r.map { $0.complete ? $0.status : -1 } ?? -1, latency: r?.total ?? .seconds(10),
+                                     timeToFirstAudio: nil, audioSeconds: nil, bytes: 0))
+                next += .milliseconds(Int64(interval * 1000))
+                try? await Task.sleep(until: max(next, ContinuousClock.now), clock: .continuous)
+            }
+            return probes
+        }
+        let samples = await withTaskGroup(of: Sample.self) { group in
+            for (i, at) in arrivals.enumerated() {
+                try? await Task.sleep(until: started + .milliseconds(Int64(at * 1000)), clock: .continuous)
+                group.addTask { await sample(i) }
+            }
+            var all: [Sample] = []
+            for await s in group { all.append(s) }
+            return all
+        }
+        let wall = ContinuousClock.now - started
+        probing.stop()
+        let probes = await health.value
+        var report = Self.report(samples, concurrency: 0, wall: wall)
+        let rejections = samples.filter { $0.status == 429 || $0.status == 503 }
+        report.openLoop = .init(
+            offeredRate: load.rate, duration: load.duration, poisson: load.poisson, identities: identities,
+            broken: samples.filter(\.broken).count, rejected: rejections.count,
+            rejectionLatency: Self.percentiles(rejections.map(\.timeToHead.seconds)), healthProbes: probes.count,
+            healthFailures: probes.filter { $0.status != 200 }.count,
+            healthLatency: Self.percentiles(probes.map { $0.latency.seconds }))
+        return report
+    }
+
     static func report(_ samples: [Sample], concurrency: Int, wall: Duration) -> Report {
-        let ok = samples.filter { $0.status == 200 }
+        let ok = samples.filter { $0.status == 200 && !$0.broken }
         var statuses: [String: Int] = [:]
-        for s in samples { statuses[s.status < 0 ? "connection error" : String(s.status), default: 0] += 1 }
+        for s in samples {
+            statuses[s.status < 0 ? "connection error" : s.broken ? "200 broken" : String(s.status), default: 0] += 1
+        }
         let wallSeconds = wall.seconds
         let audio = ok.compactMap(\.audioSeconds).reduce(0, +)
         let rtf = ok.compactMap { s in s.audioSeconds.flatMap { $0 > 0 ? s.latency.seconds / $0 : nil } }
@@ -166,6 +290,28 @@ public struct Benchmark: Sendable {
         return .init(p50: p(0.5), p95: p(0.95), p99: p(0.99), mean: values.reduce(0, +) / Double(values.count),
                      max: sorted.last!)
     }
+}
+
+/// SplitMix64: a small seeded generator, so an open loop's arrival times repeat from run to run.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}
+
+/// Tells the `/health` prober when the load is over.
+private final class RunningFlag: Sendable {
+    private let value = Atomic<Bool>(true)
+    var running: Bool { value.load(ordering: .relaxed) }
+    func stop() { value.store(false, ordering: .relaxed) }
 }
 
 /// Hands out request numbers to the benchmark's clients.

@@ -46,6 +46,27 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seed of request i is seed + i (repeatable runs).")
     var seed: UInt64?
 
+    @Option(help: "Open loop: requests per second, sent whatever the answers (instead of -c/-n).")
+    var rate: Double?
+
+    @Option(help: "Open loop: seconds of arrivals.")
+    var duration: Double = 60
+
+    @Option(help: "Open loop arrivals: poisson or even.")
+    var arrivals = "poisson"
+
+    @Option(help: "Client identities: request i sends X-Forwarded-For 10.a.b.c for identity i % N (start the service with --trusted-proxies for this client).")
+    var identities = 0
+
+    @Option(help: "A keys file of plain keys, one per line: request i sends the (i % count)th as a bearer key.")
+    var keysFile: String?
+
+    @Option(help: "Seconds between /health probes during the load (their latency is reported).")
+    var healthInterval: Double?
+
+    @Option(help: "Sent as X-Request-Timeout: seconds the service may take to the first audio byte.")
+    var requestTimeout: Double?
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -60,6 +81,12 @@ struct Bench: AsyncParsableCommand {
         if endpoint == "openai", maxNewTokens != nil || minNewTokens != nil || refine != nil {
             throw ValidationError("--max-new-tokens, --min-new-tokens and --refine need --endpoint tts")
         }
+        if let rate { guard rate > 0, rate.isFinite else { throw ValidationError("--rate must be > 0") } }
+        guard duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be in (0, 86400] seconds") }
+        guard ["poisson", "even"].contains(arrivals) else { throw ValidationError("--arrivals must be poisson or even") }
+        guard identities >= 0, identities <= 1 << 24 else { throw ValidationError("--identities must be 0...16777216") }
+        if let healthInterval { guard healthInterval > 0 else { throw ValidationError("--health-interval must be > 0") } }
+        if let requestTimeout { guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be > 0") } }
     }
 
     func run() async throws {
@@ -75,6 +102,15 @@ struct Bench: AsyncParsableCommand {
         bench.minNewTokens = minNewTokens
         bench.refine = refine
         bench.seed = seed
+        if let rate { bench.openLoop = .init(rate: rate, duration: duration, poisson: arrivals == "poisson") }
+        bench.identities = identities
+        if let keysFile {
+            let text = try String(contentsOfFile: keysFile, encoding: .utf8)
+            bench.keys = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !bench.keys.isEmpty else { throw ValidationError("--keys-file \(keysFile) holds no key") }
+        }
+        bench.healthInterval = healthInterval
+        bench.requestTimeout = requestTimeout
         let report = try await bench.run()
         if json {
             let encoder = JSONEncoder()

@@ -18,11 +18,18 @@ struct ProcessTests {
         var output: [String] { collector.lines }
         var client: SpeechClient { SpeechClient(host: "127.0.0.1", port: port) }
 
-        init(arguments: [String]) async throws {
+        /// - Parameter launcher: a program and its arguments that run `chattts` (appended after them) for it.
+        init(arguments: [String], assets: URL = Paths.tinyAssets, launcher: [String] = []) async throws {
             process = Process()
-            process.executableURL = Paths.binary
-            process.arguments = ["serve", "--assets", Paths.tinyAssets.path, "--host", "127.0.0.1", "--port", "0",
-                                 "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
+            let serve = ["serve", "--assets", assets.path, "--host", "127.0.0.1", "--port", "0",
+                         "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
+            if let program = launcher.first {
+                process.executableURL = URL(fileURLWithPath: program)
+                process.arguments = Array(launcher.dropFirst()) + [Paths.binary.path] + serve
+            } else {
+                process.executableURL = Paths.binary
+                process.arguments = serve
+            }
             let pipe = Pipe()
             process.standardOutput = pipe
             process.standardError = pipe
@@ -110,6 +117,92 @@ struct ProcessTests {
         #expect(report.audioSeconds > 0)
         kill(server.process.processIdentifier, SIGTERM)
         #expect(try await server.waitForExit() == 0)
+    }
+
+    @Test("chattts bench --rate: an open loop from many identities through a trusted proxy; rejections and /health are reported")
+    func openLoopBench() async throws {
+        let server = try await ServeProcess(arguments: ["--max-new-tokens", "24", "--trusted-proxies", "127.0.0.1",
+                                                        "--rate-limit", "1", "--rate-burst", "2"])
+        let (status, output) = try runBinary([
+            "bench", "--url", "http://127.0.0.1:\(server.port)", "--rate", "30", "--duration", "2", "--arrivals", "even",
+            "--identities", "3", "--health-interval", "0.05", "--endpoint", "tts", "--max-new-tokens", "24",
+            "--no-refine", "--format", "wav", "--stream", "none", "--voice", "seed:3", "--json"])
+        #expect(status == 0)
+        let report = try JSONDecoder().decode(Benchmark.Report.self, from: output)
+        let open = try #require(report.openLoop)
+        // 60 even arrivals; 3 identities of burst 2 and 1 per second: about 6 + 3 * 2 answered, the rest 429.
+        #expect(report.requests == 60)
+        #expect(report.statuses.values.reduce(0, +) == 60)
+        #expect((6...15).contains(report.succeeded), "\(report.statuses)")
+        #expect(open.rejected == report.statuses["429"] && open.rejected == 60 - report.succeeded)
+        #expect(open.rejectionLatency.p99 > 0 && open.rejectionLatency.p99 < 1)
+        #expect(open.healthProbes >= 10 && open.healthFailures == 0)
+        #expect(open.broken == 0)
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+    }
+
+    @Test("serve from a read-only asset folder: synthesis works and no file in it is created, changed or touched")
+    func readOnlyAssets() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chattts-ro-\(UUID().uuidString)")
+        let assets = folder.appendingPathComponent("asset")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer {
+            _ = OpenAIVenv.run("/bin/chmod", ["-R", "u+w", folder.path])
+            try? FileManager.default.removeItem(at: folder)
+        }
+        try FileManager.default.copyItem(at: Paths.tinyAssets, to: assets)
+        #expect(OpenAIVenv.run("/bin/chmod", ["-R", "a-w", assets.path]) == 0)
+        let before = try Self.snapshot(assets)
+        // Root writes through permissions, so as root the folder is also a read-only bind mount in a mount namespace
+        // of the server's own: a write would fail with EROFS.
+        let launcher = getuid() == 0
+            ? ["/usr/bin/unshare", "-m", "/bin/sh", "-c",
+               "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && shift && exec \"$@\"", "sh", assets.path]
+            : []
+        let server = try await ServeProcess(arguments: ["--max-new-tokens", "24"], assets: assets, launcher: launcher)
+        let client = server.client
+        for format in ["wav", "mp3"] {
+            let r = try await client.post("/v1/tts", json: ttsBody(tokens: 24, format: format))
+            #expect(r.status == 200 && r.complete && r.body.count > 100, "\(format): \(r.status)")
+        }
+        let speech = try await client.post("/v1/audio/speech", json: ["model": "tts-1", "input": "Read only.", "voice": "alloy"])
+        #expect(speech.status == 200 && speech.complete)
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
+        #expect(try Self.snapshot(assets) == before)
+    }
+
+    /// Every entry below a folder: its size, modification time and content, by path.
+    struct Entry: Equatable {
+        var size: Int?
+        var modified: Date?
+        var content: Data?
+    }
+
+    static func snapshot(_ folder: URL) throws -> [String: Entry] {
+        var out: [String: Entry] = [:]
+        let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey, .isDirectoryKey]
+        guard let walk = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: keys) else { return [:] }
+        for case let url as URL in walk {
+            let values = try url.resourceValues(forKeys: Set(keys))
+            out[url.path.replacingOccurrences(of: folder.path, with: "")] = Entry(
+                size: values.fileSize, modified: values.contentModificationDate,
+                content: values.isDirectory == true ? nil : try Data(contentsOf: url))
+        }
+        return out
+    }
+
+    func runBinary(_ arguments: [String]) throws -> (Int32, Data) {
+        let process = Process()
+        process.executableURL = Paths.binary
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
     }
 
     @Test("the official openai Python client gets decodable audio in every format, whole and streamed")
