@@ -42,14 +42,16 @@ public enum ChatTTSKnobs {
                                            doc: "utterances of one request generated at once")
     public static let speakerSample = Knob("spk_smp", .text(maxLength: 1 << 20), default: nil,
                                            doc: "a voice sample as its DVAE codes (the official sample prompt string, `chattts voices make --sample`); needs `txt_smp`",
-                                           absent: "none")
+                                           absent: "none", needs: ["txt_smp"], notWith: ["sample_audio", "sample_text"],
+                                           format: "chattts-sample")
     public static let sampleTranscript = Knob("txt_smp", .text(maxLength: 4096), default: nil,
-                                              doc: "what the `spk_smp` sample says", absent: "none")
+                                              doc: "what the `spk_smp` sample says", absent: "none", needs: ["spk_smp"])
     public static let sampleAudio = Knob("sample_audio", .text(maxLength: 1 << 24), default: nil,
                                          doc: "a voice sample as a base64 WAV (16-bit or float, any rate, mono or stereo, at most \(ChatTTSModel.maxSampleSeconds) s); needs `sample_text`; not with `spk_smp`",
-                                         absent: "none")
+                                         absent: "none", needs: ["sample_text"], notWith: ["spk_smp", "txt_smp"],
+                                         format: "chattts-wav-base64")
     public static let sampleText = Knob("sample_text", .text(maxLength: 4096), default: nil,
-                                        doc: "what the `sample_audio` sample says", absent: "none")
+                                        doc: "what the `sample_audio` sample says", absent: "none", needs: ["sample_audio"])
     public static let seed = Knob("seed", .unsigned, default: nil,
                                   doc: "the same seed, text, voice and knobs give the same audio, whatever shares the batch",
                                   absent: "random")

@@ -70,7 +70,10 @@ public func buildApplication(_ config: ServerConfiguration, service: any SpeechS
                                    speed: { service.knobs(forSpeed: $0) })
     let openAPI = try OpenAPIDocument.json(knobs: service.knobs, engineName: service.engineName,
                                            maxInputCharacters: config.maxInputCharacters,
-                                           maxTextCharacters: config.maxTextCharacters)
+                                           maxTextCharacters: config.maxTextCharacters, keysRequired: keys != nil,
+                                           metricsRequireKey: config.metricsRequireKey,
+                                           rateLimited: config.rateLimit > 0 || config.maxConcurrentPerClient > 0,
+                                           voices: service.voices.map(\.id), markup: config.markup)
     Routes(parser: parser, openAPI: openAPI,
            speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness,
                                    limits: limits, maxDuration: config.maxRequestDuration),

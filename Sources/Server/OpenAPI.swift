@@ -8,7 +8,13 @@ import Synthesis
 /// of `TTSRequest` (and `seed` of the OpenAI request) from the engine's table, with the limits this server allows,
 /// so the document cannot disagree with what the parser accepts.
 enum OpenAPIDocument {
-    static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int, maxTextCharacters: Int) throws -> String {
+    /// - Parameters:
+    ///   - keysRequired: the server has a `keysFile`: every operation but `/health` and `/ready` (and `/metrics`
+    ///     unless `metricsRequireKey`) needs the bearer key and may answer 401 and 403.
+    ///   - rateLimited: the per-client limits are on: those operations may answer 429.
+    static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int, maxTextCharacters: Int,
+                     keysRequired: Bool = false, metricsRequireKey: Bool = false, rateLimited: Bool = true,
+                     voices: [String] = [], markup: ServerConfiguration.MarkupPolicy = .refuse) throws -> String {
         guard var document = try JSONSerialization.jsonObject(with: Data(template.utf8)) as? [String: Any],
               var components = document["components"] as? [String: Any],
               var schemas = components["schemas"] as? [String: Any],
@@ -20,11 +26,50 @@ enum OpenAPIDocument {
         func extend(_ properties: inout [String: Any], _ key: String, _ more: [String: Any]) {
             properties[key] = (properties[key] as? [String: Any] ?? [:]).merging(more) { $1 }
         }
-        for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob) }
-        extend(&ttsProperties, "text", ["maxLength": maxTextCharacters])
-        extend(&openAIProperties, "input", ["maxLength": maxInputCharacters])
+        for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob, markup: markup) }
+        let speakable = TextPolicy.schemaPattern(markup: markup, promptTags: false, speakable: true)
+        extend(&ttsProperties, "text", ["maxLength": maxTextCharacters, "pattern": speakable])
+        extend(&openAIProperties, "input", ["maxLength": maxInputCharacters, "pattern": speakable])
+        // Knobs that come in pairs (a sample and its transcript) or exclude each other.
+        var needs: [String: [String]] = [:]
+        var conflicts: [[String: Any]] = []
+        for knob in knobs.knobs {
+            if !knob.needs.isEmpty { needs[knob.name] = knob.needs }
+            for other in knob.notWith where knob.name < other { conflicts.append(["required": [knob.name, other]]) }
+        }
+        if !needs.isEmpty { tts["dependentRequired"] = needs }
+        if !conflicts.isEmpty { tts["not"] = ["anyOf": conflicts] }
+        if var voiceSchema = schemas["Voice"] as? [String: Any] {
+            let name: [String: Any] = ["type": "string", "enum": [""] + voices,
+                                       "description": "A configured voice or an OpenAI name; empty: the default"]
+            let seed: [String: Any] = ["type": "string", "pattern": "^seed:[0-9]{1,19}$"]
+            let string: [String: Any] = ["type": "string", "format": "chattts-voice", "pattern": #"^[\u4E00-\u8DFF]+[\u3D01-\u3D06]?$"#]
+            let forms = [name, seed, string]
+            voiceSchema["anyOf"] = forms + [["type": "object", "required": ["id"],
+                                             "properties": ["id": ["anyOf": forms]]]]
+            schemas["Voice"] = voiceSchema
+        }
         extend(&openAIProperties, "model", ["enum": Models.all(engine: engineName)])
         if let seed = knobs["seed"] { openAIProperties[seed.name] = schema(seed) }
+        if var paths = document["paths"] as? [String: Any] {
+            for (path, value) in paths {
+                guard var operations = value as? [String: Any], !ProtectionMiddleware.openPaths.contains(path) else { continue }
+                for (method, value) in operations {
+                    guard var operation = value as? [String: Any] else { continue }
+                    var responses = operation["responses"] as? [String: Any] ?? [:]
+                    if keysRequired, path != "/metrics" || metricsRequireKey {
+                        operation["security"] = [["bearerAuth": [String]()]]
+                        responses["401"] = ["$ref": "#/components/responses/Unauthorized"]
+                        responses["403"] = ["$ref": "#/components/responses/Forbidden"]
+                    }
+                    if rateLimited, path != "/metrics" { responses["429"] = ["$ref": "#/components/responses/TooManyRequests"] }
+                    operation["responses"] = responses
+                    operations[method] = operation
+                }
+                paths[path] = operations
+            }
+            document["paths"] = paths
+        }
         tts["properties"] = ttsProperties
         openAI["properties"] = openAIProperties
         schemas["TTSRequest"] = tts
@@ -36,7 +81,7 @@ enum OpenAPIDocument {
     }
 
     /// A knob as a JSON Schema property.
-    static func schema(_ knob: Knob) -> [String: Any] {
+    static func schema(_ knob: Knob, markup: ServerConfiguration.MarkupPolicy = .refuse) -> [String: Any] {
         var out: [String: Any]
         switch knob.kind {
         case .number(let r, let lowerOpen):
@@ -44,7 +89,11 @@ enum OpenAPIDocument {
         case .integer(let r): out = ["type": "integer", "minimum": r.lowerBound, "maximum": r.upperBound]
         case .unsigned: out = ["type": "integer", "minimum": 0, "maximum": UInt64.max]
         case .boolean: out = ["type": "boolean"]
-        case .text(let n): out = ["type": "string", "maxLength": n]
+        case .text(let n):
+            // Every text knob is held to the text's rules; prompt tags are what a prompt knob holds.
+            out = ["type": "string", "maxLength": n,
+                   "pattern": TextPolicy.schemaPattern(markup: markup, promptTags: knob.name.hasSuffix("prompt"), speakable: false)]
+            if let format = knob.format { out["format"] = format }
         }
         switch knob.defaultValue {
         case .number(let d)?: out["default"] = d
@@ -76,9 +125,12 @@ enum OpenAPIDocument {
             "summary": "Speech from text (OpenAI-compatible)",
             "operationId": "createSpeech",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenAISpeechRequest"}}}},
+            "parameters": [{"$ref": "#/components/parameters/RequestTimeout"}],
             "responses": {
               "200": {"$ref": "#/components/responses/Audio"},
               "400": {"$ref": "#/components/responses/BadRequest"},
+              "413": {"$ref": "#/components/responses/TooLarge"},
+              "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
               "503": {"$ref": "#/components/responses/Unavailable"}
             }
           }
@@ -88,9 +140,12 @@ enum OpenAPIDocument {
             "summary": "Speech from text with every ChatTTS parameter",
             "operationId": "createTTS",
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TTSRequest"}}}},
+            "parameters": [{"$ref": "#/components/parameters/RequestTimeout"}],
             "responses": {
               "200": {"$ref": "#/components/responses/Audio"},
               "400": {"$ref": "#/components/responses/BadRequest"},
+              "413": {"$ref": "#/components/responses/TooLarge"},
+              "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
               "503": {"$ref": "#/components/responses/Unavailable"}
             }
           }
@@ -153,15 +208,24 @@ enum OpenAPIDocument {
         }
       },
       "components": {
+        "securitySchemes": {
+          "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key from `chattts keys add NAME`, needed when the server has a keysFile."}
+        },
+        "parameters": {
+          "RequestTimeout": {
+            "name": "X-Request-Timeout", "in": "header", "required": false,
+            "description": "Seconds until the first audio byte; may lower the server's requestTimeout, not raise it. A request whose estimated wait is longer is answered 503 at once.",
+            "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000}
+          }
+        },
         "schemas": {
           "Voice": {
-            "description": "A voice name from the voices file, an OpenAI voice name (alloy, ash, ...: fixed seed voices unless the file defines them), seed:N (the official ChatTTS voice of seed N; seed voices and the OpenAI names need the model's speaker statistics), or a ChatTTS voice string. The object form {\"id\": ...} is accepted too.",
-            "oneOf": [{"type": "string"}, {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}]
+            "description": "A voice name from the voices file, an OpenAI voice name (alloy, ash, ...: fixed seed voices unless the file defines them), seed:N (the official ChatTTS voice of seed N; seed voices and the OpenAI names need the model's speaker statistics), or a ChatTTS voice string. The object form {\"id\": ...} is accepted too."
           },
           "ResponseFormat": {
             "type": "string",
-            "enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"],
-            "description": "opus is Ogg Opus; pcm is raw 24 kHz mono s16le; aac is answered 400 (no encoder in this build)."
+            "enum": ["mp3", "opus", "flac", "wav", "pcm"],
+            "description": "opus is Ogg Opus; pcm is raw 24 kHz mono s16le. OpenAI's aac is answered 400 (no encoder in this build)."
           },
           "StreamFormat": {
             "type": "string",
@@ -203,7 +267,7 @@ enum OpenAPIDocument {
                   "message": {"type": "string", "description": "Names the field and the limit it broke."},
                   "type": {"type": "string", "enum": ["invalid_request_error", "server_error"]},
                   "param": {"type": ["string", "null"], "description": "The request field at fault."},
-                  "code": {"type": ["string", "null"], "description": "e.g. missing_field, out_of_range, invalid_type, unknown_field, unsupported_format, model_not_found, invalid_voice, queue_full, queue_timeout, draining, unknown_route."}
+                  "code": {"type": ["string", "null"], "description": "e.g. missing_field, out_of_range, invalid_type, unknown_field, unsupported_format, model_not_found, invalid_voice, markup_not_allowed, control_character, prompt_tag_in_text, string_above_max_length, invalid_json, invalid_header, body_too_large, unsupported_media_type, method_not_allowed, missing_api_key, invalid_api_key, revoked_api_key, rate_limit_exceeded, too_many_concurrent_requests, queue_full, queue_timeout, overloaded, deadline_exceeded, out_of_memory, draining, unknown_route."}
                 }
               }
             }
@@ -248,8 +312,35 @@ enum OpenAPIDocument {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
           },
           "Unavailable": {
-            "description": "Queue full, queue wait over, or shutting down.",
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}},
+            "description": "Queue full, estimated wait over the deadline (overloaded), queue wait or deadline over, memory, or shutting down.",
+            "headers": {"Retry-After": {"required": true, "schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying."}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "TooLarge": {
+            "description": "The body is larger than its route's limit (maxBodyBytes, or maxTTSBodyBytes on /v1/tts).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "UnsupportedMediaType": {
+            "description": "The body is not JSON (Content-Type other than application/json).",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "Unauthorized": {
+            "description": "No API key, or an unknown one (the server has a keysFile).",
+            "headers": {"WWW-Authenticate": {"required": true, "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "Forbidden": {
+            "description": "The API key was revoked.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+          },
+          "TooManyRequests": {
+            "description": "Past the client's rate limit (rate_limit_exceeded) or its concurrent syntheses (too_many_concurrent_requests).",
+            "headers": {
+              "Retry-After": {"required": true, "schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying."},
+              "RateLimit-Limit": {"schema": {"type": "integer"}, "description": "The burst: requests a client may send at once."},
+              "RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "Requests left now."},
+              "RateLimit-Reset": {"schema": {"type": "integer"}, "description": "Seconds until the bucket is full again."}
+            },
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
           }
         }

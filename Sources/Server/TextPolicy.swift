@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a text may hold before it reaches the engine: no HTML markup, entities or control characters (refused, or
+/// What a text may hold before it reaches the engine (matched scalar by scalar, as `schemaPattern` states it): no HTML markup, entities or control characters (refused, or
 /// removed under `markup: strip`), and no prompt tags (`[oral_2]`, `[speed_5]`: they belong in `prompt`). ChatTTS'
 /// word-level tags (`[uv_break]`, `[v_break]`, `[lbreak]`, `[laugh]`) are speech and stay. Characters that pass here
 /// but that the model cannot say are the normalizer's: removed and listed in `X-Removed-Characters`.
@@ -8,10 +8,12 @@ enum TextPolicy {
     /// Tags, comments, doctypes and processing instructions: `<b>`, `</p>`, `<!-- -->`, `<?xml ...?>`, and any
     /// `<script` even unclosed.
     nonisolated(unsafe) static let markup = /<\s*\/?\s*[A-Za-z!?][^<>]*>|<\s*\/?\s*script/.ignoresCase()
+        .matchingSemantics(.unicodeScalar)
     /// Named and numeric character references: `&amp;`, `&#60;`, `&#x3c;`.
     nonisolated(unsafe) static let entity = /&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});/
+        .matchingSemantics(.unicodeScalar)
     /// The official prompt tags: oral, laugh and break levels, speed.
-    nonisolated(unsafe) static let promptTag = /\[(?:oral|laugh|break|speed)_[0-9]+\]/
+    nonisolated(unsafe) static let promptTag = /\[(?:oral|laugh|break|speed)_[0-9]+\]/.matchingSemantics(.unicodeScalar)
 
     /// Control characters (C0 and C1 but tab, line feed and carriage return), bidirectional overrides and isolates
     /// (they reorder what a reader sees) and the noncharacters U+FFFE, U+FFFF.
@@ -54,6 +56,31 @@ enum TextPolicy {
             }
             return out
         }
+    }
+
+    /// The same rules as a JSON Schema `pattern` (ECMA-262, which Python's `re` reads alike), for the OpenAPI
+    /// document: a text matches it exactly when `check` lets it through under `markup: refuse`. Under `strip` markup
+    /// and control characters are allowed (they are removed). With `speakable`, the text must also hold a letter or a
+    /// digit, so that normalization leaves something to say.
+    static func schemaPattern(markup policy: ServerConfiguration.MarkupPolicy, promptTags: Bool,
+                              speakable: Bool) -> String {
+        let any = #"[\s\S]*"#
+        var pattern = "^"
+        if !promptTags { pattern += #"(?!\#(any)\[(?:oral|laugh|break|speed)_[0-9]+\])"# }
+        if policy == .refuse {
+            pattern += #"(?!\#(any)<\s*\/?\s*[A-Za-z!?][^<>]*>)"#
+            pattern += #"(?!\#(any)<\s*\/?\s*[sS][cC][rR][iI][pP][tT])"#
+            pattern += #"(?!\#(any)&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)"#
+            pattern += #"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069\uFFFE\uFFFF]*"#
+        } else {
+            pattern += any
+        }
+        if speakable {
+            // The letter or digit somewhere: the lookahead keeps the character class above in charge of the rest.
+            pattern.insert(contentsOf: #"(?=\#(any)[A-Za-z0-9])"#, at: pattern.index(after: pattern.startIndex))
+        }
+        // The true end (`$` may match before a final line break: in Python before \n, in ICU before U+0085 too).
+        return pattern + #"(?![\s\S])"#
     }
 
     /// A found piece for an error message: at most 40 characters.

@@ -26,9 +26,16 @@ public struct Knob: Sendable, Equatable {
     public var notAbove: String?
     /// What the default means when there is none (`random`), for docs.
     public var absentMeaning: String?
+    /// Knobs that must come with this one when it is given (`spk_smp` needs `txt_smp`).
+    public var needs: [String]
+    /// Knobs that may not come with this one (`spk_smp` not with `sample_audio`).
+    public var notWith: [String]
+    /// What a text knob holds when it is not free text, as an OpenAPI `format` (`chattts-sample`, `byte`).
+    public var format: String?
 
     public init(_ name: String, _ kind: Kind, default defaultValue: KnobValue?, unit: String? = nil, doc: String,
-                notAbove: String? = nil, absent absentMeaning: String? = nil) {
+                notAbove: String? = nil, absent absentMeaning: String? = nil, needs: [String] = [],
+                notWith: [String] = [], format: String? = nil) {
         self.name = name
         self.kind = kind
         self.defaultValue = defaultValue
@@ -36,6 +43,9 @@ public struct Knob: Sendable, Equatable {
         self.doc = doc
         self.notAbove = notAbove
         self.absentMeaning = absentMeaning
+        self.needs = needs
+        self.notWith = notWith
+        self.format = format
     }
 
     /// `top_P` -> `top-p`: the command-line spelling.

@@ -24,6 +24,12 @@ public struct KnobTable: Sendable, Equatable {
         var out = self
         out.knobs[i].kind = .integer(r.lowerBound...upper)
         if case .integer(let d)? = out.knobs[i].defaultValue, d > upper { out.knobs[i].defaultValue = .integer(upper) }
+        // A knob held at or below this one (`min_new_token` <= `max_new_token`) can no longer go above the cap.
+        for j in out.knobs.indices where out.knobs[j].notAbove == name {
+            if case .integer(let own) = out.knobs[j].kind, own.upperBound > upper, own.lowerBound <= upper {
+                out.knobs[j].kind = .integer(own.lowerBound...upper)
+            }
+        }
         return out
     }
 
@@ -33,6 +39,15 @@ public struct KnobTable: Sendable, Equatable {
         if let unknown = given.keys.sorted().first(where: { self[$0] == nil }) {
             throw SynthesisError(.invalidRequest, "is not a knob of this engine; its knobs: \(names.joined(separator: ", "))",
                                  field: unknown, code: "unknown_field")
+        }
+        for knob in knobs where given[knob.name] != nil {
+            if let missing = knob.needs.first(where: { given[$0] == nil }) {
+                throw SynthesisError(.invalidRequest, "is required with '\(knob.name)'", field: missing, code: "missing_field")
+            }
+            if let other = knob.notWith.first(where: { given[$0] != nil }) {
+                throw SynthesisError(.invalidRequest, "cannot be sent with '\(other)': send one of them", field: knob.name,
+                                     code: "conflicting_fields")
+            }
         }
         var values: [String: KnobValue] = [:]
         for knob in knobs {
