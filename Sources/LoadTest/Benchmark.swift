@@ -64,6 +64,8 @@ public struct Benchmark: Sendable {
         public var timeToHead: Duration = .zero
         /// A 200 whose body ended early (cut, or the connection broke).
         public var broken = false
+        /// The error code of a refusal (`overloaded`, `rate_limit_exceeded`, ...).
+        public var code: String? = nil
         public var timeToFirstAudio: Duration?
         public var audioSeconds: Double?
         public var bytes: Int
@@ -95,6 +97,8 @@ public struct Benchmark: Sendable {
             public var identities: Int
             /// 200 heads whose body did not end normally.
             public var broken: Int
+            /// Refusals by status and error code (`503 overloaded`, `429 rate_limit_exceeded`).
+            public var refusals: [String: Int]
             /// 429 and 503 answers, and how fast they came (time to the response head).
             public var rejected: Int
             public var rejectionLatency: Percentiles
@@ -123,6 +127,7 @@ public struct Benchmark: Sendable {
 
                     offered             \(String(format: "%.2f", o.offeredRate)) requests/s for \(String(format: "%.0f", o.duration)) s (\(o.poisson ? "Poisson" : "even") arrivals, \(o.identities) client identities)
                     broken 200s         \(o.broken)
+                    refusals            \(o.refusals.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
                     rejected (429/503)  \(o.rejected): time to answer \(ms(o.rejectionLatency))   max \(String(format: "%.1f", o.rejectionLatency.max * 1000)) ms
                     /health             \(o.healthProbes) probes, \(o.healthFailures) failed: \(ms(o.healthLatency))   max \(String(format: "%.1f", o.healthLatency.max * 1000)) ms
                     """
@@ -185,9 +190,10 @@ public struct Benchmark: Sendable {
         do {
             let r = try await client.post(path, json: json, headers: headers(i), timeout: clientTimeout)
             let ok = r.status == 200 && r.complete
+            let code = r.status == 200 ? nil : (r.json?["error"] as? [String: Any])?["code"] as? String
             return Sample(status: r.status, latency: r.total, timeToHead: r.timeToHead, broken: r.status == 200 && !r.complete,
-                          timeToFirstAudio: ok ? r.timeToFirstByte : nil, audioSeconds: ok ? audioSeconds(r) : nil,
-                          bytes: r.body.count)
+                          code: code, timeToFirstAudio: ok ? r.timeToFirstByte : nil,
+                          audioSeconds: ok ? audioSeconds(r) : nil, bytes: r.body.count)
         } catch {
             return Sample(status: -1, latency: .zero, timeToFirstAudio: nil, audioSeconds: nil, bytes: 0)
         }
@@ -257,7 +263,9 @@ public struct Benchmark: Sendable {
         let rejections = samples.filter { $0.status == 429 || $0.status == 503 }
         report.openLoop = .init(
             offeredRate: load.rate, duration: load.duration, poisson: load.poisson, identities: identities,
-            broken: samples.filter(\.broken).count, rejected: rejections.count,
+            broken: samples.filter(\.broken).count,
+            refusals: samples.filter { $0.code != nil }.reduce(into: [:]) { $0["\($1.status) \($1.code!)", default: 0] += 1 },
+            rejected: rejections.count,
             rejectionLatency: Self.percentiles(rejections.map(\.timeToHead.seconds)), healthProbes: probes.count,
             healthFailures: probes.filter { $0.status != 200 }.count,
             healthLatency: Self.percentiles(probes.map { $0.latency.seconds }))

@@ -27,9 +27,9 @@ enum OpenAPIDocument {
             properties[key] = (properties[key] as? [String: Any] ?? [:]).merging(more) { $1 }
         }
         for knob in knobs.knobs { ttsProperties[knob.name] = schema(knob, markup: markup) }
-        let speakable = TextPolicy.schemaPattern(markup: markup, promptTags: false, speakable: true)
-        extend(&ttsProperties, "text", ["maxLength": maxTextCharacters, "pattern": speakable])
-        extend(&openAIProperties, "input", ["maxLength": maxInputCharacters, "pattern": speakable])
+        let plain = TextPolicy.schema(markup: markup, promptTags: false)
+        extend(&ttsProperties, "text", plain.merging(["maxLength": maxTextCharacters]) { $1 })
+        extend(&openAIProperties, "input", plain.merging(["maxLength": maxInputCharacters]) { $1 })
         // Knobs that come in pairs (a sample and its transcript) or exclude each other.
         var needs: [String: [String]] = [:]
         var conflicts: [[String: Any]] = []
@@ -43,7 +43,8 @@ enum OpenAPIDocument {
             let name: [String: Any] = ["type": "string", "enum": [""] + voices,
                                        "description": "A configured voice or an OpenAI name; empty: the default"]
             let seed: [String: Any] = ["type": "string", "pattern": "^seed:[0-9]{1,19}$"]
-            let string: [String: Any] = ["type": "string", "format": "chattts-voice", "pattern": #"^[\u4E00-\u8DFF]+[\u3D01-\u3D06]?$"#]
+            // A voice string is compressed model data: only its format can say what it is (base16384 text).
+            let string: [String: Any] = ["type": "string", "format": "chattts-voice", "minLength": 1]
             let forms = [name, seed, string]
             voiceSchema["anyOf"] = forms + [["type": "object", "required": ["id"],
                                              "properties": ["id": ["anyOf": forms]]]]
@@ -70,6 +71,13 @@ enum OpenAPIDocument {
             }
             document["paths"] = paths
         }
+        // A null optional field is read as absent.
+        for (key, value) in ttsProperties where !(tts["required"] as? [String] ?? []).contains(key) {
+            ttsProperties[key] = nullable(value as? [String: Any] ?? [:])
+        }
+        for (key, value) in openAIProperties where !(openAI["required"] as? [String] ?? []).contains(key) {
+            openAIProperties[key] = nullable(value as? [String: Any] ?? [:])
+        }
         tts["properties"] = ttsProperties
         openAI["properties"] = openAIProperties
         schemas["TTSRequest"] = tts
@@ -78,6 +86,19 @@ enum OpenAPIDocument {
         document["components"] = components
         let data = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A property that may also be null.
+    static func nullable(_ property: [String: Any]) -> [String: Any] {
+        var out = property
+        if let ref = property["$ref"] {
+            out["$ref"] = nil
+            out["anyOf"] = [["$ref": ref], ["type": "null"]]
+        } else if let type = property["type"] as? String {
+            out["type"] = [type, "null"]
+            if let values = property["enum"] as? [Any] { out["enum"] = values + [NSNull()] }
+        }
+        return out
     }
 
     /// A knob as a JSON Schema property.
@@ -91,8 +112,8 @@ enum OpenAPIDocument {
         case .boolean: out = ["type": "boolean"]
         case .text(let n):
             // Every text knob is held to the text's rules; prompt tags are what a prompt knob holds.
-            out = ["type": "string", "maxLength": n,
-                   "pattern": TextPolicy.schemaPattern(markup: markup, promptTags: knob.name.hasSuffix("prompt"), speakable: false)]
+            out = TextPolicy.schema(markup: markup, promptTags: knob.name.hasSuffix("prompt"))
+                .merging(["type": "string", "maxLength": n]) { $1 }
             if let format = knob.format { out["format"] = format }
         }
         switch knob.defaultValue {
@@ -256,6 +277,28 @@ enum OpenAPIDocument {
               "stream_format": {"$ref": "#/components/schemas/StreamFormat"}
             }
           },
+          "SpeechEvent": {
+            "description": "One server-sent event of stream_format sse: its data is JSON, {\"type\": \"speech.audio.delta\", \"audio\": base64} for each piece of audio, then {\"type\": \"speech.audio.done\", \"usage\": {\"input_tokens\", \"output_tokens\", \"total_tokens\"}}, or {\"type\": \"error\", \"error\": {...}} when the synthesis fails after the stream started.",
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+              "event": {"type": "string", "const": "message"},
+              "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": {
+                  "type": "object",
+                  "required": ["type"],
+                  "properties": {
+                    "type": {"type": "string", "enum": ["speech.audio.delta", "speech.audio.done", "error"]},
+                    "audio": {"type": "string", "contentEncoding": "base64"},
+                    "usage": {"type": "object", "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}},
+                    "error": {"type": "object"}
+                  }
+                }
+              }
+            }
+          },
           "Error": {
             "type": "object",
             "required": ["error"],
@@ -300,7 +343,7 @@ enum OpenAPIDocument {
               "audio/flac": {"schema": {"type": "string", "format": "binary"}},
               "audio/wav": {"schema": {"type": "string", "format": "binary"}},
               "audio/pcm": {"schema": {"type": "string", "format": "binary"}},
-              "text/event-stream": {"schema": {"type": "string"}}
+              "text/event-stream": {"schema": {"$ref": "#/components/schemas/SpeechEvent"}}
             }
           },
           "BadRequest": {

@@ -77,8 +77,9 @@ struct SpeechInputParser: Sendable {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw APIError.invalid(key, "'\(key)' must not be empty")
         }
-        guard text.count <= limit else {
-            throw APIError.invalid(key, "'\(key)' is \(text.count) characters; the limit is \(limit)", code: "string_above_max_length")
+        // Characters are Unicode code points, as JSON Schema's maxLength counts them.
+        guard text.unicodeScalars.count <= limit else {
+            throw APIError.invalid(key, "'\(key)' is \(text.unicodeScalars.count) characters; the limit is \(limit)", code: "string_above_max_length")
         }
         return text
     }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What a text may hold before it reaches the engine (matched scalar by scalar, as `schemaPattern` states it): no HTML markup, entities or control characters (refused, or
+/// What a text may hold before it reaches the engine (matched scalar by scalar, as `schema` states it): no HTML markup, entities or control characters (refused, or
 /// removed under `markup: strip`), and no prompt tags (`[oral_2]`, `[speed_5]`: they belong in `prompt`). ChatTTS'
 /// word-level tags (`[uv_break]`, `[v_break]`, `[lbreak]`, `[laugh]`) are speech and stay. Characters that pass here
 /// but that the model cannot say are the normalizer's: removed and listed in `X-Removed-Characters`.
@@ -58,29 +58,22 @@ enum TextPolicy {
         }
     }
 
-    /// The same rules as a JSON Schema `pattern` (ECMA-262, which Python's `re` reads alike), for the OpenAPI
-    /// document: a text matches it exactly when `check` lets it through under `markup: refuse`. Under `strip` markup
-    /// and control characters are allowed (they are removed). With `speakable`, the text must also hold a letter or a
-    /// digit, so that normalization leaves something to say.
-    static func schemaPattern(markup policy: ServerConfiguration.MarkupPolicy, promptTags: Bool,
-                              speakable: Bool) -> String {
-        let any = #"[\s\S]*"#
-        var pattern = "^"
-        if !promptTags { pattern += #"(?!\#(any)\[(?:oral|laugh|break|speed)_[0-9]+\])"# }
+    /// The same rules as JSON Schema keywords, for the OpenAPI document: `allOf` of `pattern`s a text must contain
+    /// and `not` `pattern`s it must not (unanchored, ECMA-262, read alike by Python's `re` and ICU), so that a text
+    /// is schema-valid exactly when `check` lets it through under `markup: refuse`. Under `strip` markup and control
+    /// characters are allowed (they are removed). Whether normalization leaves anything to say depends on the
+    /// model's vocabulary, which no schema states (the server answers `empty_text`). Empty when nothing is required.
+    static func schema(markup policy: ServerConfiguration.MarkupPolicy, promptTags: Bool) -> [String: Any] {
+        var rules: [[String: Any]] = []
+        func refuse(_ pattern: String) { rules.append(["not": ["pattern": pattern]]) }
+        if !promptTags { refuse(#"\[(?:oral|laugh|break|speed)_[0-9]+\]"#) }
         if policy == .refuse {
-            pattern += #"(?!\#(any)<\s*\/?\s*[A-Za-z!?][^<>]*>)"#
-            pattern += #"(?!\#(any)<\s*\/?\s*[sS][cC][rR][iI][pP][tT])"#
-            pattern += #"(?!\#(any)&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});)"#
-            pattern += #"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069\uFFFE\uFFFF]*"#
-        } else {
-            pattern += any
+            refuse(#"<\s*\/?\s*[A-Za-z!?][^<>]*>"#)
+            refuse(#"<\s*\/?\s*[sS][cC][rR][iI][pP][tT]"#)
+            refuse(#"&(?:[A-Za-z][A-Za-z0-9]{1,31}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});"#)
+            refuse(#"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069\uFFFE\uFFFF]"#)
         }
-        if speakable {
-            // The letter or digit somewhere: the lookahead keeps the character class above in charge of the rest.
-            pattern.insert(contentsOf: #"(?=\#(any)[A-Za-z0-9])"#, at: pattern.index(after: pattern.startIndex))
-        }
-        // The true end (`$` may match before a final line break: in Python before \n, in ICU before U+0085 too).
-        return pattern + #"(?![\s\S])"#
+        return rules.isEmpty ? [:] : ["allOf": rules]
     }
 
     /// A found piece for an error message: at most 40 characters.

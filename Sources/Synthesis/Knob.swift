@@ -76,8 +76,9 @@ public struct Knob: Sendable, Equatable {
             guard r.contains(i) else { throw fail("must be an integer in \(limitText), got \(i)") }
         case (.unsigned, .unsigned), (.boolean, .boolean): break
         case (.text(let n), .text(let s)):
-            guard s.count <= n else {
-                throw SynthesisError(.invalidRequest, "is \(s.count) characters; the limit is \(n)", field: name,
+            // Characters are Unicode code points, as JSON Schema's maxLength counts them.
+            guard s.unicodeScalars.count <= n else {
+                throw SynthesisError(.invalidRequest, "is \(s.unicodeScalars.count) characters; the limit is \(n)", field: name,
                                      code: "string_above_max_length")
             }
         default:

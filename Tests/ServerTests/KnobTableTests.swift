@@ -34,7 +34,7 @@ struct KnobTableTests {
 
         let document = try OpenAPIDocument.json(knobs: table, engineName: "chattts", maxInputCharacters: 4096, maxTextCharacters: 20_000)
         let pitch = try #require(OpenAPITests.ttsProperties(Array(document.utf8))?["pitch"] as? [String: Any])
-        #expect(pitch["type"] as? String == "number" && pitch["minimum"] as? Double == 0.5)
+        #expect(pitch["type"] as? [String] == ["number", "null"] && pitch["minimum"] as? Double == 0.5)
         #expect(pitch["maximum"] as? Double == 2 && pitch["default"] as? Double == 1)
 
         #expect(try table.parse(flags: ["--pitch", "1.5", "--no-refine", "--top-p=0.5"])

@@ -20,24 +20,35 @@ struct OpenAPIContractTests {
         path.reduce(object) { ($0 as? [String: Any])?[$1] }
     }
 
-    @Test("the text pattern of the document accepts exactly the texts TextPolicy lets through")
-    func textPatternAgreesWithPolicy() throws {
-        let pattern = TextPolicy.schemaPattern(markup: .refuse, promptTags: false, speakable: true)
-        let regex = try NSRegularExpression(pattern: pattern)
+    /// Whether a text meets a schema fragment of `TextPolicy.schema`: every `pattern` found, no `not` pattern.
+    static func meets(_ text: String, _ schema: [String: Any]) throws -> Bool {
+        let range = NSRange(text.startIndex..., in: text)
+        for rule in schema["allOf"] as? [[String: Any]] ?? [] {
+            if let pattern = rule["pattern"] as? String,
+               try NSRegularExpression(pattern: pattern).firstMatch(in: text, range: range) == nil { return false }
+            if let pattern = (rule["not"] as? [String: Any])?["pattern"] as? String,
+               try NSRegularExpression(pattern: pattern).firstMatch(in: text, range: range) != nil { return false }
+        }
+        return true
+    }
+
+    @Test("the text schema of the document accepts exactly the texts TextPolicy lets through")
+    func textSchemaAgreesWithPolicy() throws {
+        let schema = TextPolicy.schema(markup: .refuse, promptTags: false)
         let texts = ["Hello world.", "a < b and c > d", "[uv_break] ok [laugh]", "数字 123", "<script>alert(1)</script>",
                      "<b>bold</b>", "x <SCRIPT", "fish &amp; chips", "&#60;", "&#x3c;", "tab\tand\nline", "bell\u{07}",
                      "esc\u{1B}[0m", "c1\u{85}", "bidi\u{202E}txt", "iso\u{2066}x", "non\u{FFFE}char", "[speed_5] fast",
-                     "[oral_2]", "!!!", "   ", "&nbsp", "a & b;", "<3 you", "<!-- c --> hi", "<?xml?> hi"]
+                     "[oral_2]", "!!!", "   ", "&nbsp", "a & b;", "<3 you", "<!-- c --> hi", "<?xml?> hi", "a\u{0301}<b\u{0301}>"]
         for text in texts {
-            let range = NSRange(text.startIndex..., in: text)
-            let schemaValid = regex.firstMatch(in: text, range: range) != nil
+            let schemaValid = try Self.meets(text, schema)
             let policyValid = (try? TextPolicy.check(text, field: "text", markup: .refuse)) != nil
-                && text.contains(where: { $0.isASCII && ($0.isLetter || $0.isNumber) })
             #expect(schemaValid == policyValid, "\(text.debugDescription): schema \(schemaValid), server \(policyValid)")
         }
         // A prompt knob may hold prompt tags; other text knobs may not.
-        let prompt = try NSRegularExpression(pattern: TextPolicy.schemaPattern(markup: .refuse, promptTags: true, speakable: false))
-        #expect(prompt.firstMatch(in: "[oral_2][laugh_0][break_6]", range: NSRange(location: 0, length: 26)) != nil)
+        let prompt = TextPolicy.schema(markup: .refuse, promptTags: true)
+        #expect(try Self.meets("[oral_2][laugh_0][break_6]", prompt))
+        #expect(try !Self.meets("<b>", prompt))
+        #expect(TextPolicy.schema(markup: .strip, promptTags: true).isEmpty)
     }
 
     @Test("a sample's fields come in pairs and exclude the other kind of sample, in the table and in the document")
@@ -65,6 +76,34 @@ struct OpenAPIContractTests {
         #expect(Self.lookup(properties, "min_new_token", "maximum") as? Int == 32)
         // Every value the document allows on its own, with the other at its default, passes.
         #expect(throws: Never.self) { try table.resolve(["min_new_token": .integer(32)]) }
+    }
+
+    @Test("character limits count code points, as JSON Schema's maxLength does (the fuzzer found 25 emoji modifiers passing a limit of 20)")
+    func limitsCountCodePoints() throws {
+        var config = ServerConfiguration()
+        config.maxInputCharacters = 20
+        config.maxTextCharacters = 20
+        let parser = SpeechInputParser(knobs: ChatTTSKnobs.table(), engineName: "chattts", config: config, speed: { _ in [:] })
+        let modifiers = String(repeating: "\u{1F3FB}", count: 25)
+        #expect(modifiers.count < 20 && modifiers.unicodeScalars.count == 25)
+        let speech = #"{"model": "tts-1", "voice": "alloy", "input": "\#(modifiers)"}"#
+        #expect { try parser.openAI(try JSONFields(Array(speech.utf8))) } throws: { ($0 as? APIError)?.code == "string_above_max_length" }
+        let table = KnobTable([Knob("note", .text(maxLength: 20), default: nil, doc: "a text knob")])
+        #expect { try table.resolve(["note": .text(modifiers)]) } throws: {
+            ($0 as? SynthesisError)?.detail == "string_above_max_length"
+        }
+    }
+
+    @Test("an optional field may be null (read as absent), in the parser and in the document")
+    func nullIsAbsent() throws {
+        let parser = SpeechInputParser(knobs: ChatTTSKnobs.table(), engineName: "chattts", config: ServerConfiguration(),
+                                       speed: { _ in [:] })
+        let input = try parser.native(try JSONFields(Array(#"{"text": "hi", "normalize": null, "voice": null, "response_format": null}"#.utf8)))
+        #expect(input.knobs["normalize"] == .boolean(true))
+        let properties = try #require(Self.lookup(try Self.document(), "components", "schemas", "TTSRequest", "properties") as? [String: Any])
+        #expect(Self.lookup(properties, "normalize", "type") as? [String] == ["boolean", "null"])
+        #expect((Self.lookup(properties, "voice", "anyOf") as? [[String: Any]])?.last?["type"] as? String == "null")
+        #expect(Self.lookup(properties, "text", "type") as? String == "string", "a required field is not nullable")
     }
 
     @Test("every protected operation lists 401/403 with keys and 429 with limits; 503 and 429 require Retry-After")

@@ -1,15 +1,19 @@
 """schemathesis hooks for scripts/fuzz/schemathesis.sh (loaded through SCHEMATHESIS_HOOKS).
 
-The OpenAPI document says everything about a request that JSON Schema can say. Two things it cannot, and this
+The OpenAPI document says everything about a request that JSON Schema can say. Three things it cannot, and this
 file supplies them so that schema-valid requests are valid requests:
 
 * what a voice string and a sample are (formats `chattts-voice`, `chattts-sample`, `chattts-wav-base64`): their
   content is compressed, encoded model data, so the fuzzer draws them from real ones the script made with
   `chattts voices make` and `chattts say` for the model under test;
-* `min_new_token` at most `max_new_token` (`notAbove` in the knob table): a relation between two fields. Bodies
-  that break it are dropped (the server answers them 400, as a unit test shows).
+* `min_new_token` at most `max_new_token` (`notAbove` in the knob table): a relation between two fields. Requests
+  that break it are dropped from the schema-valid ones (the server answers them 400 `out_of_range`, as a unit test shows);
+* whether a text holds anything the model can say: that depends on the model's vocabulary (the tiny test model
+  knows ASCII letters, not most of Unicode) and on `normalize` (digits are words only after normalization).
+  Requests whose text holds no ASCII letter (or digit, when normalized) are dropped (the server answers them 400
+  `empty_text`).
 
-Everything else (lengths, ranges, patterns for markup and control characters, pairs of sample fields) is the
+Everything else (lengths, ranges, markup and control characters, prompt tags, pairs of sample fields) is the
 document's own.
 """
 
@@ -29,12 +33,30 @@ schemathesis.openapi.format("chattts-wav-base64", st.just(DATA["sample_audio"]))
 _TTS = DATA["tts_defaults"]
 
 
-@schemathesis.hook
-def filter_body(context, body):
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _sayable(body):
     if not isinstance(body, dict):
         return True
     low = body.get("min_new_token", _TTS.get("min_new_token"))
     high = body.get("max_new_token", _TTS.get("max_new_token"))
-    if isinstance(low, int) and isinstance(high, int) and not isinstance(low, bool) and not isinstance(high, bool):
-        return low <= high
+    if _is_int(low) and _is_int(high) and low > high:
+        return False
+    for field in ("text", "input"):
+        text = body.get(field)
+        if isinstance(text, str):
+            normalized = body.get("normalize") is not False
+            if not any(c.isascii() and (c.isalpha() or (normalized and c.isdigit())) for c in text):
+                return False
     return True
+
+
+@schemathesis.hook
+def filter_case(context, case):
+    # Only schema-valid requests are held to these rules: a negative one is meant to break something.
+    meta = getattr(case, "meta", None)
+    if meta is not None and not meta.generation.mode.is_positive:
+        return True
+    return _sayable(case.body)
