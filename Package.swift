@@ -70,7 +70,9 @@ let package = Package(
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        .target(name: "ChatTTSService", dependencies: ["ChatTTS", "Server", "Tensors"]),
+        .target(name: "ChatTTSService", dependencies: [
+            "ChatTTS", "Server", "Tensors", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .target(name: "LoadTest", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

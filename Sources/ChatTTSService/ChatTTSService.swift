@@ -43,11 +43,44 @@ public enum ChatTTSService {
         return ChatTTSEngine(model: model, voices: voices, chunkSteps: config.streamChunkSteps)
     }
 
-    /// Loads the engine and builds the whole service around it.
-    public static func buildApplication(_ config: ServerConfiguration, logger: Logger? = nil) throws -> SpeechApplication {
+    /// Checks the asset folder against its checksums (`verifyAssets`, `assetChecksums`), then loads the engine and
+    /// builds the whole service around it. A missing or changed file stops the start with its name.
+    public static func buildApplication(_ config: ServerConfiguration, logger: Logger? = nil) async throws
+        -> SpeechApplication
+    {
         try config.validate()
+        let logger = logger ?? JSONLogHandler.logger(label: "chattts", level: config.logLevel, format: config.logFormat)
+        let warnings = try await verifyAssets(config, logger: logger)
         let started = ContinuousClock.now
         let engine = try engine(config)
-        return try Server.buildApplication(config, engine: engine, loadTime: .now - started, logger: logger)
+        return try Server.buildApplication(config, engine: engine, loadTime: .now - started, logger: logger,
+                                           warnings: warnings)
+    }
+
+    /// The start-up check of the asset folder; returns the warnings to publish.
+    static func verifyAssets(_ config: ServerConfiguration, logger: Logger) async throws -> [String] {
+        let folder = URL(fileURLWithPath: config.assets)
+        guard config.verifyAssets else {
+            return ["asset verification is off (verifyAssets false): the files in \(config.assets) are not checked against their sha256"]
+        }
+        let checksums: AssetChecksums
+        do {
+            checksums = try AssetChecksums.forFolder(folder, file: config.assetChecksums.map(URL.init(fileURLWithPath:)))
+        } catch {
+            throw ConfigurationError(key: "assetChecksums", message: "\(error)")
+        }
+        let result = await AssetVerification.verify(folder: folder, checksums: checksums)
+        guard result.ok else {
+            let custom = config.assetChecksums == nil
+                ? " (held to the official release's sha256; a custom model needs --asset-checksums FILE, `chattts verify \(config.assets) --print` writes one, or --no-verify-assets)"
+                : " (held to \(config.assetChecksums!))"
+            throw ConfigurationError(key: "assets", message: "\(config.assets): "
+                                     + result.problems.map(\.description).joined(separator: "; ") + custom)
+        }
+        logger.info("assets verified", metadata: [
+            "files": .stringConvertible(result.digests.count), "mib": .stringConvertible(result.bytes >> 20),
+            "ms": .stringConvertible(Int(result.seconds * 1000)),
+        ])
+        return result.warnings
     }
 }

@@ -13,8 +13,12 @@ import Synthesis
 ///
 /// Settings that bound what requests may ask for are checked against the engine's own limits here, at start:
 /// `maxNewTokens` above the engine's `max_new_token` range is refused with a message that names both.
+///
+/// `warnings` are what an operator must know about this process (asset verification off): logged, and listed by
+/// `/v1/models`.
 public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration, engine: Engine,
-                                                   loadTime: Duration? = nil, logger: Logger? = nil) throws
+                                                   loadTime: Duration? = nil, logger: Logger? = nil,
+                                                   warnings: [String] = []) throws
     -> SpeechApplication
 {
     try config.validate()
@@ -47,12 +51,13 @@ public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration
         "voices": .stringConvertible(engine.voices.count),
         "memory_budget_mib": .stringConvertible(schedulerConfig.memoryBudget >> 20),
     ])
-    return try buildApplication(config, service: scheduler, metrics: metrics, logger: logger)
+    for warning in warnings { logger.warning("\(warning)") }
+    return try buildApplication(config, service: scheduler, metrics: metrics, logger: logger, warnings: warnings)
 }
 
 /// The same over any `SpeechService` (already configured).
 public func buildApplication(_ config: ServerConfiguration, service: any SpeechService, metrics: ServerMetrics = ServerMetrics(),
-                             logger: Logger) throws -> SpeechApplication {
+                             logger: Logger, warnings: [String] = []) throws -> SpeechApplication {
     let readiness = Readiness()
     let inFlight = InFlightRequests()
     let keys: KeyStore?
@@ -77,7 +82,7 @@ public func buildApplication(_ config: ServerConfiguration, service: any SpeechS
     Routes(parser: parser, openAPI: openAPI,
            speech: SpeechResponder(scheduler: service, metrics: metrics, inFlight: inFlight, readiness: readiness,
                                    limits: limits, maxDuration: config.maxRequestDuration),
-           readiness: readiness, metrics: metrics).add(to: router)
+           readiness: readiness, metrics: metrics, warnings: warnings).add(to: router)
 
     return SpeechApplication(
         responder: router.buildResponder(),

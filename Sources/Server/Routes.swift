@@ -13,6 +13,8 @@ struct Routes: Sendable {
     let speech: SpeechResponder
     let readiness: Readiness
     let metrics: ServerMetrics
+    /// What an operator must know about this process (asset verification off), listed by `/v1/models`.
+    var warnings: [String] = []
 
     func add(to router: Router<SpeechRequestContext>) {
         router.post("/v1/audio/speech") { request, context in
@@ -38,10 +40,12 @@ struct Routes: Sendable {
             }
         }
         let models = Models.all(engine: parser.engineName)
-        router.get("/v1/models") { _, _ in
-            try Self.json(["object": "list", "data": models.map {
+        router.get("/v1/models") { [warnings] _, _ in
+            var list: [String: Any] = ["object": "list", "data": models.map {
                 ["id": $0, "object": "model", "created": 0, "owned_by": "chattts-swift"] as [String: Any]
-            }])
+            }]
+            if !warnings.isEmpty { list["warnings"] = warnings }
+            return try Self.json(list)
         }
         router.get("/v1/models/{id}") { _, context in
             let id = context.parameters.get("id") ?? ""

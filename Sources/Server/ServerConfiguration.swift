@@ -13,6 +13,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var assets = "asset"
+    public var verifyAssets = true
+    public var assetChecksums: String?
     public var voicesFile: String?
     public var speakerStatistics: String?
     public var defaultVoice: String?
@@ -64,6 +66,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         .text("host", \.host, "address to bind (`0.0.0.0` in containers)"),
         .integer("port", \.port, 0...65535, "TCP port; 0 picks a free one (logged in the `listening` line)"),
         .text("assets", \.assets, "the official asset folder, read-only"),
+        .boolean("verifyAssets", \.verifyAssets,
+                 "check every asset file's sha256 at start and refuse to start on a missing or changed file (off: a loud warning, and `warnings` in `/v1/models`)"),
+        .optionalText("assetChecksums", \.assetChecksums, default: "the official release's values",
+                      "JSON file `{\"gpt/model.safetensors\": \"<sha256>\", ...}` (paths relative to the asset folder) for custom assets; `chattts verify DIR --print` writes one"),
         .optionalText("voices", \.voicesFile,
                       "read-only JSON file `{\"name\": \"voice string\"}`; an entry may be a sample instead: `{\"spk_smp\": codes, \"txt_smp\": transcript}`, optionally with `\"spk_emb\"`"),
         .optionalText("speakerStatistics", \.speakerStatistics, default: "`spk_stat.pt` in the asset folder, when there",

@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let app = try ChatTTSService.buildApplication(
+            let app = try await ChatTTSService.buildApplication(
                 try resolvedConfiguration(environment: ProcessInfo.processInfo.environment))
             try await app.runUntilSignalled()
         } catch let error as ConfigurationError {

@@ -122,10 +122,10 @@ struct EngineSeamTests {
     }
 
     @Test("maxNewTokens above the model's positions is refused at start, naming the setting and the limit")
-    func maxNewTokensAboveTheModel() throws {
+    func maxNewTokensAboveTheModel() async throws {
         var config = TestServer.configuration()
         config.maxNewTokens = 8192
-        #expect { try ChatTTSService.buildApplication(config) } throws: { error in
+        await #expect { try await ChatTTSService.buildApplication(config) } throws: { error in
             let text = "\(error)"
             return text.contains("maxNewTokens") && text.contains("8192") && text.contains("1...4096")
         }

@@ -21,8 +21,8 @@ struct ProcessTests {
         /// - Parameter launcher: a program and its arguments that run `chattts` (appended after them) for it.
         init(arguments: [String], assets: URL = Paths.tinyAssets, launcher: [String] = []) async throws {
             process = Process()
-            let serve = ["serve", "--assets", assets.path, "--host", "127.0.0.1", "--port", "0",
-                         "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
+            let serve = ["serve", "--assets", assets.path, "--asset-checksums", Paths.tinyChecksums.path, "--host", "127.0.0.1",
+                         "--port", "0", "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
             if let program = launcher.first {
                 process.executableURL = URL(fileURLWithPath: program)
                 process.arguments = Array(launcher.dropFirst()) + [Paths.binary.path] + serve

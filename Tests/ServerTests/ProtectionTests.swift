@@ -269,11 +269,12 @@ struct ProtectionTests {
 
     @Test("past maxRequestDuration a running synthesis is cancelled: a whole response gets 503, a stream is cut")
     func maxDuration() async throws {
-        let server = try await fake { $0.maxRequestDuration = .milliseconds(400) }
+        // 1.5 s of a 6 s synthesis: room for the first audio even on a loaded machine, so the stream has started.
+        let server = try await fake { $0.maxRequestDuration = .milliseconds(1500) }
         let c = server.client
-        let whole = try await c.post("/v1/tts", json: tts("long", steps: 100, more: ["step_delay_ms": 20]))
+        let whole = try await c.post("/v1/tts", json: tts("long", steps: 300, more: ["step_delay_ms": 20]))
         #expect(whole.status == 503 && (whole.json?["error"] as? [String: Any])?["code"] as? String == "deadline_exceeded")
-        var sse = tts("long", steps: 100, more: ["step_delay_ms": 20])
+        var sse = tts("long", steps: 300, more: ["step_delay_ms": 20])
         sse["stream_format"] = "sse"
         let events = try await c.post("/v1/tts", json: sse)
         #expect(events.status == 200 && events.text.contains("deadline_exceeded") && !events.text.contains("speech.audio.done"))

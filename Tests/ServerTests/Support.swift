@@ -14,6 +14,8 @@ enum Paths {
         .deletingLastPathComponent()
     static let fixtures = repository.appendingPathComponent("Tests/Fixtures")
     static let tinyAssets = fixtures.appendingPathComponent("tiny/asset")
+    /// The tiny model's sha256 values (`chattts verify Tests/Fixtures/tiny/asset --print`).
+    static let tinyChecksums = fixtures.appendingPathComponent("tiny.checksums.json")
     /// The tiny model's config summary; its `spk_stat` string is the statistics of the asset folder's `spk_stat.pt`.
     static let tinyConfig = fixtures.appendingPathComponent("tiny/chattts_config.json")
     /// The built `chattts` sits next to the test bundle in the build folder.
@@ -57,6 +59,7 @@ final class TestServer: Sendable {
         config.host = "127.0.0.1"
         config.port = 0
         config.assets = Paths.tinyAssets.path
+        config.assetChecksums = Paths.tinyChecksums.path
         config.refine = false
         config.maxNewTokens = 32
         config.streamChunkSteps = 8
@@ -81,7 +84,7 @@ final class TestServer: Sendable {
         var config = configuration()
         modify(&config)
         let logs = LogLines()
-        return try await launch(try ChatTTSService.buildApplication(config, logger: logs.logger), logs: logs)
+        return try await launch(try await ChatTTSService.buildApplication(config, logger: logs.logger), logs: logs)
     }
 
     /// With any engine (the fake one of `SynthesisTesting`), through the engine protocol only.

@@ -37,7 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-flags=(--assets "$assets" --host 127.0.0.1 --port "$port" --max-batch "$max_batch" --trusted-proxies 127.0.0.1 --no-refine)
+flags=(--assets "$assets" --no-verify-assets --host 127.0.0.1 --port "$port" --max-batch "$max_batch" --trusted-proxies 127.0.0.1
+       --no-refine)
 "$binary" serve "${flags[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 600); do

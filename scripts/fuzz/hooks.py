@@ -34,7 +34,10 @@ _TTS = DATA["tts_defaults"]
 
 
 def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    # JSON Schema integers may come as 30.0, which the server reads as 30.
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _sayable(body):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz the running service against its own OpenAPI document with schemathesis, every check on.
 #
-#   scripts/fuzz/schemathesis.sh [MAX_EXAMPLES]      # default 1500 per operation: well over 10,000 requests
+#   scripts/fuzz/schemathesis.sh [MAX_EXAMPLES]      # default 4000 per operation: over 10,000 requests
 #
 # It builds the release binary, starts `chattts serve` on the tiny fixture model (ASSETS=... for another) with rate
 # limits off, makes real voice strings and a real sample for the hooks (scripts/fuzz/hooks.py), runs
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 
-examples=${1:-1500}
+examples=${1:-4000}
 assets=${ASSETS:-Tests/Fixtures/tiny/asset}
 venv=${FUZZ_VENV:-$HOME/.cache/chattts-fuzz-venv}
 port=${PORT:-18093}
