@@ -99,27 +99,15 @@ struct AssetVerificationTests {
     func verifyCommand() throws {
         let copy = try Copy()
         defer { copy.done() }
-        let (printed, checksums) = try Self.run(["verify", copy.assets.path, "--print"])
+        let (printed, checksums) = try runChattts(["verify", copy.assets.path, "--print"])
         #expect(printed == 0)
         let file = copy.root.appendingPathComponent("checksums.json")
         try checksums.write(to: file)
         #expect(try AssetChecksums(contentsOf: file) == AssetChecksums(contentsOf: Paths.tinyChecksums))
-        #expect(try Self.run(["verify", copy.assets.path, "--checksums", file.path]).0 == 0)
+        #expect(try runChattts(["verify", copy.assets.path, "--checksums", file.path]).0 == 0)
         try copy.tamper("DVAE.safetensors")
-        let (status, output) = try Self.run(["verify", copy.assets.path, "--checksums", file.path])
+        let (status, output) = try runChattts(["verify", copy.assets.path, "--checksums", file.path])
         #expect(status == 1)
         #expect(String(decoding: output, as: UTF8.self).contains("DVAE.safetensors: sha256"))
-    }
-
-    static func run(_ arguments: [String]) throws -> (Int32, Data) {
-        let process = Process()
-        process.executableURL = Paths.binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
     }
 }

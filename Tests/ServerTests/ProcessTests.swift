@@ -123,7 +123,7 @@ struct ProcessTests {
     func openLoopBench() async throws {
         let server = try await ServeProcess(arguments: ["--max-new-tokens", "24", "--trusted-proxies", "127.0.0.1",
                                                         "--rate-limit", "1", "--rate-burst", "2"])
-        let (status, output) = try runBinary([
+        let (status, output) = try runChattts([
             "bench", "--url", "http://127.0.0.1:\(server.port)", "--rate", "30", "--duration", "2", "--arrivals", "even",
             "--identities", "3", "--health-interval", "0.05", "--endpoint", "tts", "--max-new-tokens", "24",
             "--no-refine", "--format", "wav", "--stream", "none", "--voice", "seed:3", "--json"])
@@ -191,18 +191,6 @@ struct ProcessTests {
                 content: values.isDirectory == true ? nil : try Data(contentsOf: url))
         }
         return out
-    }
-
-    func runBinary(_ arguments: [String]) throws -> (Int32, Data) {
-        let process = Process()
-        process.executableURL = Paths.binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
     }
 
     @Test("the official openai Python client gets decodable audio in every format, whole and streamed")

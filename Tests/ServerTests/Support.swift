@@ -173,3 +173,16 @@ func metricValue(_ text: String, _ name: String) -> Double? {
     }
     return nil
 }
+
+/// Runs the built `chattts` with arguments: its exit status and standard output.
+func runChattts(_ arguments: [String]) throws -> (Int32, Data) {
+    let process = Process()
+    process.executableURL = Paths.binary
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
