@@ -104,6 +104,8 @@ public struct Benchmark: Sendable {
             public var rejectionLatency: Percentiles
             public var healthProbes: Int
             public var healthFailures: Int
+            /// Why probes failed, by reason.
+            public var healthErrors: [String: Int]
             public var healthLatency: Percentiles
         }
 
@@ -239,9 +241,17 @@ public struct Benchmark: Sendable {
             var probes: [Sample] = []
             var next = started
             while probing.running {
-                let r = try? await client.get("/health", timeout: .seconds(10))
-                probes.append(Sample(status: r.map { $0.complete ? $0.status : -1 } ?? -1, latency: r?.total ?? .seconds(10),
-                                     timeToFirstAudio: nil, audioSeconds: nil, bytes: 0))
+                let probe: Sample
+                do {
+                    let r = try await client.get("/health", timeout: .seconds(10))
+                    probe = Sample(status: r.complete ? r.status : -1, latency: r.total,
+                                   code: r.complete ? (r.status == 200 ? nil : "status \(r.status)") : r.brokenBy,
+                                   timeToFirstAudio: nil, audioSeconds: nil, bytes: 0)
+                } catch {
+                    probe = Sample(status: -1, latency: .seconds(10), code: "\(error)", timeToFirstAudio: nil,
+                                   audioSeconds: nil, bytes: 0)
+                }
+                probes.append(probe)
                 next += .milliseconds(Int64(interval * 1000))
                 try? await Task.sleep(until: max(next, ContinuousClock.now), clock: .continuous)
             }
@@ -261,13 +271,18 @@ public struct Benchmark: Sendable {
         let probes = await health.value
         var report = Self.report(samples, concurrency: 0, wall: wall)
         let rejections = samples.filter { $0.status == 429 || $0.status == 503 }
+        var refusals: [String: Int] = [:]
+        for s in samples { if let code = s.code { refusals["\(s.status) \(code)", default: 0] += 1 } }
+        var healthErrors: [String: Int] = [:]
+        for p in probes { if let code = p.code { healthErrors[code, default: 0] += 1 } }
         report.openLoop = .init(
             offeredRate: load.rate, duration: load.duration, poisson: load.poisson, identities: identities,
             broken: samples.filter(\.broken).count,
-            refusals: samples.filter { $0.code != nil }.reduce(into: [:]) { $0["\($1.status) \($1.code!)", default: 0] += 1 },
+            refusals: refusals,
             rejected: rejections.count,
             rejectionLatency: Self.percentiles(rejections.map(\.timeToHead.seconds)), healthProbes: probes.count,
             healthFailures: probes.filter { $0.status != 200 }.count,
+            healthErrors: healthErrors,
             healthLatency: Self.percentiles(probes.map { $0.latency.seconds }))
         return report
     }

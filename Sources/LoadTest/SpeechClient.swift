@@ -100,9 +100,13 @@ public struct SpeechClient: Sendable {
             for (name, value) in headers { head.headers.add(name: name, value: value) }
             if let body { head.headers.add(name: "Content-Length", value: String(body.count)) }
             let started = ContinuousClock.now
-            try await outbound.write(.head(head))
-            if let body, !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
+            // One write: a server that answers and closes right after the head (a GET) must not fail a later
+            // write of the request's end. A failed write still leaves the answer to read.
+            var parts: [HTTPClientRequestPart] = [.head(head)]
+            if let body, !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+            parts.append(.end(nil))
+            var writeError: (any Error)?
+            do { try await outbound.write(contentsOf: parts) } catch { writeError = error }
 
             var result = Result()
             do {
@@ -129,7 +133,7 @@ public struct SpeechClient: Sendable {
                     }
                 }
             } catch {
-                guard result.status != 0 else { throw error }
+                guard result.status != 0 else { throw writeError ?? error }
                 result.brokenBy = "\(error)"
             }
             result.total = ContinuousClock.now - started
@@ -137,7 +141,10 @@ public struct SpeechClient: Sendable {
                 let late = timeout.map { result.total >= $0 } ?? false
                 result.brokenBy = late ? "timeout" : "connection closed"
             }
-            if result.status == 0 { throw ClientError(message: "no response: \(result.brokenBy!)") }
+            if result.status == 0 {
+                if let writeError { throw writeError }
+                throw ClientError(message: "no response: \(result.brokenBy!)")
+            }
             return result
         }
     }

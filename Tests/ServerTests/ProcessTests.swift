@@ -136,7 +136,7 @@ struct ProcessTests {
         #expect((6...15).contains(report.succeeded), "\(report.statuses)")
         #expect(open.rejected == report.statuses["429"] && open.rejected == 60 - report.succeeded)
         #expect(open.rejectionLatency.p99 > 0 && open.rejectionLatency.p99 < 1)
-        #expect(open.healthProbes >= 10 && open.healthFailures == 0)
+        #expect(open.healthProbes >= 10 && open.healthFailures == 0, "\(String(decoding: output, as: UTF8.self))")
         #expect(open.broken == 0)
         kill(server.process.processIdentifier, SIGTERM)
         #expect(try await server.waitForExit() == 0)
