@@ -13,6 +13,10 @@ public struct SchedulerConfig: Sendable {
     /// estimated wait is longer is refused at once (`overloaded`), a queued one past it fails (`queueTimeout`), a
     /// running one without audio by then is cancelled (`deadlineExceeded`).
     public var requestTimeout: Duration = .seconds(60)
+    /// A request is taken only when its estimated wait fits in this share of its deadline: the rest is headroom
+    /// for what no estimate foresees (a burst of arrivals, a slow step), so that a request refused is refused at
+    /// once rather than cut at its deadline. Under overload the queue still holds enough to keep the batch full.
+    public var admissionShare = 0.75
     /// After SIGTERM, in-flight jobs get this long to finish before they are cancelled.
     public var drainTimeout: Duration = .seconds(60)
     /// Bytes the running sequences' state (KV caches) may take together. A request whose state would not fit next
@@ -49,10 +53,16 @@ public struct SchedulerStats: Sendable, Equatable {
     /// Steps a request takes, and steps until its first audio, averaged over recent requests (nil: none yet).
     public var meanSteps: Double?
     public var meanStepsToFirstAudio: Double?
-    /// Steps the running requests still have to go, by `meanSteps` (at least one each).
+    /// Steps the running requests still have to go, by `meanSteps` (at least one each): in all, and each, shortest
+    /// first.
     public var runningRemaining = 0.0
-    /// The wait for a new request's first audio the scheduler would estimate now, in seconds (0 with no measurement).
+    public var remainingSteps: [Double] = []
+    /// The wait for a new request's first audio the scheduler would estimate now, in seconds (0 with no measurement),
+    /// calibrated.
     public var estimatedWait = 0.0
+    /// Real first-audio waits over their estimates at admission, averaged over recent requests (0.5...5; 1 until
+    /// measured): the estimate's model leaves out what it cannot see (prefill, the vocoder, the machine's load).
+    public var waitCalibration = 1.0
 }
 
 /// Continuous batching: requests join the running batch at step boundaries and leave when done, failed or
@@ -75,6 +85,8 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
         let job: SpeechJob
         let sequence: Engine.Sequence
         let memory: Int
+        /// The uncalibrated wait estimate when it was admitted, to compare with its real first audio.
+        var estimate = 0.0
     }
 
     struct State: Sendable {
@@ -138,7 +150,8 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
         let job = SpeechJob(id: request.id, details: engine.details(sequence), deadline: deadline)
         let refusal: SynthesisError? = state.withLock { s in
             if let early = self.refusal(s, deadline: deadline) { return early }
-            s.queue.append(Pending(job: job, sequence: sequence, memory: memory))
+            s.queue.append(Pending(job: job, sequence: sequence, memory: memory,
+                                   estimate: Self.estimatedWait(s, maxBatch: config.maxBatch)))
             s.stats.queueDepth = s.queue.count
             return nil
         }
@@ -153,31 +166,42 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
     /// Why a request with this deadline cannot be taken now, if it cannot: draining, the queue full, or a first
     /// audio that would come after the deadline.
     ///
-    /// The wait is estimated batching-aware: with a free slot a request joins the next step; otherwise it starts
-    /// once the work ahead (the running requests' remaining steps and the queued requests' mean steps) has been
-    /// done by `maxBatch` slots at the measured seconds per step; its first audio comes `meanStepsToFirstAudio`
-    /// steps later. Before anything was measured, only the queue bound applies.
+    /// The wait is estimated batching-aware (`estimatedWait`: the slot it will get, the steps to its first audio,
+    /// the measured seconds per step at this batch size), then scaled by `waitCalibration`, what real waits were
+    /// over their estimates. Before anything was measured, only the queue bound applies.
     private func refusal(_ s: State, deadline: Duration) -> SynthesisError? {
         if s.draining { return SynthesisError(.draining, "the server is shutting down", retryAfter: 1) }
-        let wait = Self.estimatedWait(s, maxBatch: config.maxBatch)
+        let wait = Self.estimatedWait(s, maxBatch: config.maxBatch) * s.stats.waitCalibration
         if s.queue.count >= config.maxQueue {
             return SynthesisError(.queueFull, "the queue is full (\(config.maxQueue) requests waiting); try again later",
                                   retryAfter: Self.retryAfter(wait))
         }
-        if wait > deadline.seconds {
-            return SynthesisError(.overloaded, String(format: "the estimated wait for the first audio is %.1f s, longer than the request's deadline of %g s (requestTimeout, X-Request-Timeout); try again later or on another replica", wait, deadline.seconds),
-                                  retryAfter: Self.retryAfter(wait - deadline.seconds))
+        if wait > deadline.seconds * config.admissionShare {
+            return SynthesisError(.overloaded, String(format: "the estimated wait for the first audio is %.1f s, more than %.0f %% of the request's deadline of %g s (requestTimeout, X-Request-Timeout); try again later or on another replica", wait, config.admissionShare * 100, deadline.seconds),
+                                  retryAfter: Self.retryAfter(wait - deadline.seconds * config.admissionShare))
         }
         return nil
     }
 
+    /// Continuous batching frees a slot whenever a running request ends, and queued requests take the slots in
+    /// order. A new request behind `k` others that need a slot gets the (k+1)-th to free: after the
+    /// (k mod B + 1)-th shortest remaining run of the B running ones, plus k / B whole requests (`meanSteps`) after
+    /// it. Then its first audio takes `meanStepsToFirstAudio` more steps, all at the measured seconds per step.
     static func estimatedWait(_ s: State, maxBatch: Int) -> Double {
         let busy = s.stats.activeBatch + s.queue.count
         guard let step = s.stepSeconds(atBatch: min(maxBatch, busy + 1)) else { return 0 }
         let mean = s.stats.meanSteps ?? 0
         let toFirstAudio = s.stats.meanStepsToFirstAudio ?? 0
-        let start = busy < maxBatch ? 0 : (s.stats.runningRemaining + Double(s.queue.count) * mean) / Double(maxBatch) * step
-        return start + toFirstAudio * step
+        let ahead = busy - maxBatch
+        guard ahead >= 0 else { return toFirstAudio * step }
+        let remaining = s.stats.remainingSteps
+        let start: Double
+        if remaining.isEmpty {
+            start = Double(ahead / maxBatch + 1) * mean
+        } else {
+            start = remaining[ahead % remaining.count] + Double(ahead / remaining.count) * mean
+        }
+        return (start + toFirstAudio) * step
     }
 
     /// Seconds for `Retry-After`: the estimate rounded up, 1 to 60.
@@ -293,8 +317,14 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                 samples += audio.count
                 let steps = engine.steps(a.sequence)
                 if !audio.isEmpty, !a.job.hasAudio {
+                    let waited = (ContinuousClock.now - a.job.submitted).seconds
                     state.withLock { s in
                         s.stats.meanStepsToFirstAudio = Self.average(s.stats.meanStepsToFirstAudio, Double(steps), weight: 0.1)
+                        // How far the model of the wait is off on this machine and load, learned from real waits.
+                        if a.estimate > 0.05 {
+                            let ratio = min(5, max(0.5, waited / a.estimate))
+                            s.stats.waitCalibration = Self.average(s.stats.waitCalibration, ratio, weight: 0.1)
+                        }
                     }
                 }
                 a.job.deliver(audio, steps: steps)
@@ -396,8 +426,9 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
             s.stats.activeBatch = active.count
             s.stats.memoryReserved = memory
             let mean = s.stats.meanSteps ?? 0
-            s.stats.runningRemaining = steps.reduce(0) { $0 + max(1, mean - $1) }
-            s.stats.estimatedWait = Self.estimatedWait(s, maxBatch: config.maxBatch)
+            s.stats.remainingSteps = steps.map { max(1, mean - $0) }.sorted()
+            s.stats.runningRemaining = s.stats.remainingSteps.reduce(0, +)
+            s.stats.estimatedWait = Self.estimatedWait(s, maxBatch: config.maxBatch) * s.stats.waitCalibration
         }
     }
 

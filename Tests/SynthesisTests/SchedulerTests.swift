@@ -316,3 +316,28 @@ struct FakeEngineSchedulerTests {
         }
     }
 }
+
+@Suite("Wait estimate")
+struct WaitEstimateTests {
+    typealias State = Scheduler<FakeEngine>.State
+
+    @Test("a full batch frees its first slot when its shortest run ends, not after the average remaining work")
+    func firstSlotFreesAtTheShortestRun() {
+        var s = State()
+        s.stats.activeBatch = 4
+        s.stats.remainingSteps = [10, 20, 30, 40]
+        s.stats.runningRemaining = 100
+        s.stats.meanSteps = 100
+        s.stats.meanStepsToFirstAudio = 5
+        s.stepSeconds[4] = 0.1
+        // The next request takes the slot of the run with 10 steps left, then needs 5 steps to its first audio.
+        // (The average-work estimate said (100 / 4 + 5) * 0.1 = 3.0 s and shed requests it could have served.)
+        #expect(abs(Scheduler<FakeEngine>.estimatedWait(s, maxBatch: 4) - 1.5) < 1e-9)
+        // A free slot: only the steps to the first audio.
+        s.stats.activeBatch = 3
+        s.stats.remainingSteps = [10, 20, 30]
+        #expect(abs(Scheduler<FakeEngine>.estimatedWait(s, maxBatch: 4) - 0.5) < 1e-9)
+        // Nothing measured yet: no estimate.
+        #expect(Scheduler<FakeEngine>.estimatedWait(State(), maxBatch: 4) == 0)
+    }
+}

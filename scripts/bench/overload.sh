@@ -47,7 +47,8 @@ for _ in $(seq 1 600); do
     sleep 0.5
 done
 url="http://127.0.0.1:$port"
-request=(--endpoint tts --no-refine --min-new-tokens "$steps" --max-new-tokens "$steps" --format mp3 --stream audio --voice '' --seed 1)
+request=(--endpoint tts --no-refine --min-new-tokens "$steps" --max-new-tokens "$steps" --format mp3 --stream audio --voice ''
+         --seed 1 --text "Hello from the ChatTTS benchmark.")
 
 # Sustainable: the server's batch kept full, one identity per client so that no per-client limit applies.
 "$binary" bench --url "$url" -c "$max_batch" -n $(( max_batch * 3 )) --identities "$max_batch" "${request[@]}" >"$work/closed.txt"
@@ -86,7 +87,7 @@ kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
     echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "# model: $assets (full-size architecture, random weights from scripts/reference/make_fixtures.py --full-size)"
     echo "# server: $binary serve ${flags[*]}   (default rateLimit, rateBurst, maxConcurrentPerClient, maxQueue)"
-    echo "# requests: /v1/tts, $steps steps each ($(python3 -c "print(round($steps/46.875, 2))") s of audio), mp3 streamed, X-Request-Timeout $deadline s"
+    echo "# requests: /v1/tts, one sentence, $steps steps each ($(python3 -c "print(round($steps/46.875, 2))") s of audio), mp3 streamed, X-Request-Timeout $deadline s"
     echo "# command: scripts/bench/overload.sh $assets   (FACTOR=$factor DURATION=$duration IDENTITIES=$identities DEADLINE=$deadline)"
     echo
     echo "## sustainable rate: closed loop, $max_batch clients"

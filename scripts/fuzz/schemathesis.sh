@@ -40,7 +40,9 @@ cleanup() {
 trap cleanup EXIT
 
 # The server: rate limits off (the fuzzer is one client), short syntheses so that the run is about the API.
-flags=(--assets "$assets" --host 127.0.0.1 --port "$port" --rate-limit 0 --max-concurrent-per-client 0
+# The tiny model is held to its committed checksums; another model's folder is not checked.
+if [ "$assets" = Tests/Fixtures/tiny/asset ]; then verify=(--asset-checksums Tests/Fixtures/tiny.checksums.json); else verify=(--no-verify-assets); fi
+flags=(--assets "$assets" "${verify[@]}" --host 127.0.0.1 --port "$port" --rate-limit 0 --max-concurrent-per-client 0
        --max-new-tokens 32 --max-input-characters 200 --max-text-characters 400 --log-level info)
 "$binary" serve "${flags[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -75,6 +77,9 @@ curl -fs -o /dev/null -H 'Content-Type: application/json' \
     -d '{"model": "tts-1", "input": "warm up", "voice": "alloy", "stream_format": "sse"}' "$url/v1/audio/speech"
 rss_before=$(rss)
 started=$(date +%s)
+# RSS every 30 s during the run, to show whether it levels off.
+( while kill -0 "$server_pid" 2>/dev/null; do echo "$(( $(date +%s) - started )) s: $(rss) KiB"; sleep 30; done ) >"$work/rss.txt" 2>/dev/null &
+sampler=$!
 
 set +e
 CHATTTS_FUZZ_DATA="$work/data.json" SCHEMATHESIS_HOOKS="$root/scripts/fuzz/hooks.py" \
@@ -86,6 +91,7 @@ set -e
 elapsed=$(( $(date +%s) - started ))
 sleep 1
 rss_after=$(rss || echo 0)
+kill "$sampler" 2>/dev/null || true
 alive=no; curl -fs "$url/health" >/dev/null && alive=yes
 kill -TERM "$server_pid"
 exit_code=0; wait "$server_pid" || exit_code=$?
@@ -134,6 +140,7 @@ problems=()
     echo "## server side (its request log)"
     cat "$work/statuses.txt"
     echo "RSS after warm-up $rss_before KiB, after the run $rss_after KiB (growth $growth_kib KiB, limit $max_growth MiB)"
+    echo "RSS during the run: $(paste -sd, "$work/rss.txt" | sed 's/,/, /g')"
     echo "/health after the run: $alive; exit code on SIGTERM: $exit_code; wall time ${elapsed} s"
     echo
     echo "## schemathesis"
