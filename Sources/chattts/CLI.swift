@@ -8,6 +8,6 @@ struct CLI: AsyncParsableCommand {
         commandName: "chattts",
         abstract: "ChatTTS speech synthesis: a native engine and an HTTP service.",
         version: ProductInfo.version,
-        subcommands: [Say.self, Normalize.self, Serve.self, Bench.self, Voices.self, Keys.self, Verify.self]
+        subcommands: [Say.self, Normalize.self, Serve.self, Bench.self, Voices.self, Keys.self, Verify.self, Download.self]
     )
 }
