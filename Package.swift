@@ -58,6 +58,9 @@ let package = Package(
         .systemLibrary(name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
                        providers: [.apt(["libsoxr-dev"])]),
         .target(name: "AudioCodecs", dependencies: ["CLame", "COpus", "COgg", "CFLAC", "CSoxr"]),
+        .systemLibrary(name: "CEspeak", path: "Sources/CEspeak", pkgConfig: "espeak-ng",
+                       providers: [.apt(["libespeak-ng-dev"])]),
+        .target(name: "Espeak", dependencies: ["CEspeak", "Synthesis", "AudioCodecs"]),
         .target(name: "Server", dependencies: [
             "Synthesis", "AudioCodecs",
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -71,7 +74,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .target(name: "ChatTTSService", dependencies: [
-            "ChatTTS", "Server", "Tensors", .product(name: "Crypto", package: "swift-crypto"),
+            "ChatTTS", "Espeak", "Server", "Tensors", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "LoadTest", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),

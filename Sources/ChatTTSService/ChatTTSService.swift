@@ -1,4 +1,5 @@
 import ChatTTS
+import Espeak
 import Foundation
 import Logging
 import Server
@@ -50,11 +51,39 @@ public enum ChatTTSService {
     {
         try config.validate()
         let logger = logger ?? JSONLogHandler.logger(label: "chattts", level: config.logLevel, format: config.logFormat)
+        if let reason = try espeakReason(config) {
+            let engine: EspeakEngine
+            do { engine = try EspeakEngine() } catch {
+                throw ConfigurationError(key: "engine", message: "espeak cannot start: \(error)")
+            }
+            return try Server.buildApplication(config, engine: engine, logger: logger, warnings: reason.map { [$0] } ?? [])
+        }
         let warnings = try await verifyAssets(config, logger: logger)
         let started = ContinuousClock.now
         let engine = try engine(config)
         return try Server.buildApplication(config, engine: engine, loadTime: .now - started, logger: logger,
                                            warnings: warnings)
+    }
+
+    /// Whether espeak speaks instead of ChatTTS, and the warning to publish then (nil when it was asked for):
+    /// `auto` falls back only when the asset folder holds none of the model's files; a folder with some of them
+    /// missing is an error that names them (the asset check), never a silent fallback.
+    static func espeakReason(_ config: ServerConfiguration) throws -> String?? {
+        let folder = URL(fileURLWithPath: config.assets)
+        let present = AssetChecksums.requiredFiles.filter {
+            FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+        }
+        switch config.engine {
+        case .espeak: return .some(nil)
+        case .chattts:
+            guard !present.isEmpty else {
+                throw ConfigurationError(key: "engine", message: "chattts needs its assets, and \(config.assets) holds none of them: run `chattts download --to \(config.assets)`, or --engine espeak")
+            }
+            return nil
+        case .auto:
+            guard present.isEmpty else { return nil }
+            return .some("no ChatTTS assets in \(config.assets): speaking with the espeak engine (formant speech); run `chattts download --to \(config.assets)` for ChatTTS")
+        }
     }
 
     /// The start-up check of the asset folder; returns the warnings to publish.

@@ -22,7 +22,7 @@ struct Routes: Sendable {
             do {
                 var input = try parser.openAI(fields)
                 input.deadline = try Self.requestTimeout(request)
-                return try await speech.respond(input, textField: "input", context: context)
+                return engineNamed(try await speech.respond(input, textField: "input", context: context))
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
                 throw error
@@ -33,7 +33,7 @@ struct Routes: Sendable {
             do {
                 var input = try parser.native(fields)
                 input.deadline = try Self.requestTimeout(request)
-                return try await speech.respond(input, textField: "text", context: context)
+                return engineNamed(try await speech.respond(input, textField: "text", context: context))
             } catch let error as APIError where error.status == .badRequest {
                 countInvalid(context)
                 throw error
@@ -44,6 +44,7 @@ struct Routes: Sendable {
             var list: [String: Any] = ["object": "list", "data": models.map {
                 ["id": $0, "object": "model", "created": 0, "owned_by": "chattts-swift"] as [String: Any]
             }]
+            list["engine"] = parser.engineName
             if !warnings.isEmpty { list["warnings"] = warnings }
             return try Self.json(list)
         }
@@ -142,6 +143,13 @@ struct Routes: Sendable {
         return .milliseconds(Int64((seconds * 1000).rounded(.up)))
     }
 
+    /// Audio says which engine made it (`X-Engine: chattts`, or `espeak` on a first run without assets).
+    func engineNamed(_ response: Response) -> Response {
+        var response = response
+        response.headers[.engine] = parser.engineName
+        return response
+    }
+
     static func tooLarge(limit: Int, setting: String) -> APIError {
         APIError(status: .contentTooLarge, message: "The request body is larger than \(limit) bytes (\(setting))",
                  type: "invalid_request_error", code: "body_too_large")
@@ -157,4 +165,6 @@ struct Routes: Sendable {
 extension HTTPField.Name {
     /// The client's deadline for the first audio byte, in seconds.
     static let requestTimeout = HTTPField.Name("X-Request-Timeout")!
+    /// The engine that made the audio.
+    static let engine = HTTPField.Name("X-Engine")!
 }

@@ -12,6 +12,7 @@ import Synthesis
 public struct ServerConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 8080
+    public var engine = EngineChoice.auto
     public var assets = "asset"
     public var verifyAssets = true
     public var assetChecksums: String?
@@ -53,6 +54,8 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// What happens to HTML markup, entities and control characters in a text: a 400 naming them, or removed.
     public enum MarkupPolicy: String, Sendable, CaseIterable { case refuse, strip }
+    /// Which engine speaks: `auto` is ChatTTS when the asset folder holds its files, else espeak.
+    public enum EngineChoice: String, Sendable, CaseIterable { case auto, chattts, espeak }
 
     /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
     public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
@@ -65,7 +68,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static let settings: [Setting] = [
         .text("host", \.host, "address to bind (`0.0.0.0` in containers)"),
         .integer("port", \.port, 0...65535, "TCP port; 0 picks a free one (logged in the `listening` line)"),
-        .text("assets", \.assets, "the official asset folder, read-only"),
+        .choice("engine", \.engine, "`chattts`, `espeak` (formant speech, no model files) or `auto`: ChatTTS when the asset folder has its files, else espeak with a warning"),
+        .text("assets", \.assets, "the official asset folder, read-only (`chattts download` fetches it)"),
         .boolean("verifyAssets", \.verifyAssets,
                  "check every asset file's sha256 at start and refuse to start on a missing or changed file (off: a loud warning, and `warnings` in `/v1/models`)"),
         .optionalText("assetChecksums", \.assetChecksums, default: "the official release's values",
