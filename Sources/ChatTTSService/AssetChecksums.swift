@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synthesis
 
 /// The sha256 of each file of an asset folder, by path relative to the folder (`gpt/model.safetensors`).
 ///
@@ -162,11 +163,5 @@ public struct AssetVerification: Sendable {
         }
         out.seconds = (ContinuousClock.now - started).seconds
         return out
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) * 1e-18
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatTTSService
 import Foundation
 import Synchronization
+import Synthesis
 
 /// `chattts download`: the official asset release into the folder `serve` reads, checked file by file.
 struct Download: AsyncParsableCommand {
@@ -89,7 +90,7 @@ private final class Progress: Sendable {
                 guard terminal, ContinuousClock.now - s.drawn > .milliseconds(200) else { return nil }
                 s.drawn = .now
                 let done = s.bytes.values.reduce(0, +), total = s.sizes.values.reduce(0, +)
-                let seconds = max(0.001, Double((ContinuousClock.now - s.started).components.seconds) + 0.001)
+                let seconds = max(0.001, (ContinuousClock.now - s.started).seconds)
                 let rate = Double(done) / seconds
                 let left = total > done && rate > 0 ? String(format: ", %.0f s left", Double(total - done) / rate) : ""
                 return "\r\(Self.mib(done)) of \(Self.mib(total)), \(Self.mib(Int64(rate)))/s\(left)   "
