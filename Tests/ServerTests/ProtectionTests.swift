@@ -255,8 +255,9 @@ struct ProtectionTests {
     func overloaded() async throws {
         let server = try await fake { $0.maxBatch = 1 }
         let c = server.client
-        // Measure: one job of 100 steps at 10 ms a step, so a running one has about a second to go.
-        #expect(try await c.post("/v1/tts", json: tts("measure", steps: 100, more: ["step_delay_ms": 10])).status == 200)
+        // Measure: a job as long as the busy one (300 steps at 10 ms), so the mean steps the estimate uses are right
+        // and the busy job's remaining steps are its own (a job past the mean would look almost done).
+        #expect(try await c.post("/v1/tts", json: tts("measure", steps: 300, more: ["step_delay_ms": 10])).status == 200)
         let busy = Task { try await c.post("/v1/tts", json: tts("busy", steps: 300, more: ["step_delay_ms": 10])) }
         // The busy job running (not the finished measure job still counted): its remaining steps make the wait.
         _ = try await eventually {
