@@ -9,8 +9,8 @@ import Synthesis
 /// so the document cannot disagree with what the parser accepts.
 enum OpenAPIDocument {
     /// - Parameters:
-    ///   - keysRequired: the server has a `keysFile`: every operation but `/health` and `/ready` (and `/metrics`
-    ///     unless `metricsRequireKey`) needs the bearer key and may answer 401 and 403.
+    ///   - keysRequired: the server has a `keysFile`: every operation but the open ones (`/health`, `/ready`, `/`,
+    ///     `/v1/status`; `/metrics` unless `metricsRequireKey`) needs the bearer key and may answer 401 and 403.
     ///   - rateLimited: the per-client limits are on: those operations may answer 429.
     static func json(knobs: KnobTable, engineName: String, maxInputCharacters: Int, maxTextCharacters: Int,
                      keysRequired: Bool = false, metricsRequireKey: Bool = false, rateLimited: Bool = true,
@@ -220,6 +220,20 @@ enum OpenAPIDocument {
             "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}
           }
         },
+        "/": {
+          "get": {
+            "summary": "The web page: text, voice, knobs and format, streamed playback, download, a live status panel",
+            "operationId": "webPage",
+            "responses": {"200": {"description": "One self-contained HTML document (inline script and style, allowed by hash in its Content-Security-Policy)", "headers": {"Content-Security-Policy": {"required": true, "schema": {"type": "string"}}}, "content": {"text/html": {"schema": {"type": "string"}}}}}
+          }
+        },
+        "/v1/status": {
+          "get": {
+            "summary": "Readiness, load and limits as one JSON object (the web page's live panel); open like /health",
+            "operationId": "status",
+            "responses": {"200": {"description": "Server status", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ServerStatus"}}}}}
+          }
+        },
         "/openapi.json": {
           "get": {
             "summary": "This document",
@@ -322,6 +336,35 @@ enum OpenAPIDocument {
           "List": {
             "type": "object",
             "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {"type": "object"}}}
+          },
+          "ServerStatus": {
+            "type": "object",
+            "required": ["status", "ready", "draining", "engine", "model", "version", "sample_rate", "uptime_seconds", "queue_depth", "active_batch", "running_requests", "max_batch", "max_queue", "steps_per_second", "real_time_factor", "estimated_wait_seconds", "steps_total", "audio_seconds_total", "completed_requests", "max_text_characters", "max_input_characters", "keys_required"],
+            "properties": {
+              "status": {"type": "string", "enum": ["starting", "warming_up", "ready", "draining"], "description": "What /ready says, in words."},
+              "ready": {"type": "boolean", "description": "True when /ready answers 200."},
+              "draining": {"type": "boolean", "description": "A graceful shutdown began: new syntheses are refused."},
+              "engine": {"type": "string", "description": "chattts, or espeak (no model files)."},
+              "model": {"type": "string", "description": "The model id /v1/models lists first."},
+              "version": {"type": "string"},
+              "sample_rate": {"type": "integer", "description": "Hz of the audio (pcm is this rate, mono s16le)."},
+              "uptime_seconds": {"type": "number", "minimum": 0},
+              "queue_depth": {"type": "integer", "minimum": 0, "description": "Requests waiting for a batch slot."},
+              "active_batch": {"type": "integer", "minimum": 0, "description": "Sequences in the running batch."},
+              "running_requests": {"type": "integer", "minimum": 0, "description": "Synthesis requests accepted and not finished: queued, in the batch or still sending."},
+              "max_batch": {"type": "integer", "minimum": 1},
+              "max_queue": {"type": "integer", "minimum": 0},
+              "steps_per_second": {"type": "number", "minimum": 0, "description": "Engine steps per second over the last busy second (0 when idle)."},
+              "real_time_factor": {"type": "number", "minimum": 0, "description": "Seconds of computation per second of audio over the last busy period (below 1 is faster than real time; 0 before any)."},
+              "estimated_wait_seconds": {"type": "number", "minimum": 0, "description": "The wait for a new request's first audio the scheduler estimates now."},
+              "steps_total": {"type": "integer", "minimum": 0},
+              "audio_seconds_total": {"type": "number", "minimum": 0},
+              "completed_requests": {"type": "integer", "minimum": 0},
+              "max_text_characters": {"type": "integer", "minimum": 1, "description": "Longest text of /v1/tts."},
+              "max_input_characters": {"type": "integer", "minimum": 1, "description": "Longest input of /v1/audio/speech."},
+              "keys_required": {"type": "boolean", "description": "Every route but /health, /ready, / and /v1/status needs Authorization: Bearer KEY."}
+            },
+            "additionalProperties": false
           },
           "Status": {
             "type": "object",

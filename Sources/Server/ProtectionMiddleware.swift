@@ -7,8 +7,9 @@ import Hummingbird
 /// read, so a refused request costs a hash and a lock, nothing more; validation (400/413/415) and capacity (503)
 /// come after, in the routes.
 ///
-/// `/health` and `/ready` are always open and never limited (load balancers poll them); `/metrics` is not limited
-/// and needs a key only under `metricsRequireKey`.
+/// `/health` and `/ready` are always open and never limited (load balancers poll them), and so are the web page
+/// (`/`: it asks for the key itself) and `/v1/status` (its live panel polls it); `/metrics` is not limited and
+/// needs a key only under `metricsRequireKey`.
 struct ProtectionMiddleware: RouterMiddleware {
     typealias Context = SpeechRequestContext
 
@@ -19,7 +20,7 @@ struct ProtectionMiddleware: RouterMiddleware {
     let metricsRequireKey: Bool
     let metrics: ServerMetrics
 
-    static let openPaths: Set = ["/health", "/ready"]
+    static let openPaths: Set = ["/health", "/ready", WebPage.path, StatusRoute.path]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path

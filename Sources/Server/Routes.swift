@@ -79,11 +79,9 @@ struct Routes: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: openAPI)))
         }
-        router.get("/") { _, _ in
-            try Self.json(["name": "chattts-swift", "version": ProductInfo.version, "openapi": "/openapi.json",
-                       "endpoints": ["/v1/audio/speech", "/v1/tts", "/v1/models", "/v1/voices", "/health", "/ready",
-                                     "/metrics"]])
-        }
+        router.get(RouterPath(stringLiteral: WebPage.path)) { _, _ in WebPage.response() }
+        StatusRoute(speech: speech, readiness: readiness, config: parser.config, engineName: parser.engineName,
+                    started: .now).add(to: router)
     }
 
     private func countInvalid(_ context: SpeechRequestContext) {
@@ -97,7 +95,7 @@ struct Routes: Sendable {
     static let table: [(path: String, methods: [String])] = [
         ("/v1/audio/speech", ["POST"]), ("/v1/tts", ["POST"]), ("/v1/models", ["GET"]), ("/v1/models/{id}", ["GET"]),
         ("/v1/voices", ["GET"]), ("/health", ["GET"]), ("/ready", ["GET"]), ("/metrics", ["GET"]),
-        ("/openapi.json", ["GET"]), ("/", ["GET"]),
+        ("/openapi.json", ["GET"]), ("/", ["GET"]), (StatusRoute.path, ["GET"]),
     ]
 
     /// The methods `path` takes; empty when no route has that path.
