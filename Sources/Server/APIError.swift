@@ -81,7 +81,7 @@ extension APIError {
         switch error.code {
         case .invalidRequest:
             self = .invalid(param, message, code: error.detail ?? "invalid_value")
-        case .queueFull, .queueTimeout, .draining, .outOfMemory, .overloaded, .deadlineExceeded:
+        case .queueFull, .queueTimeout, .draining, .notReady, .outOfMemory, .overloaded, .deadlineExceeded:
             self = .unavailable(message, code: error.code.name, retryAfter: error.retryAfter ?? 1)
         case .cancelled:
             self = APIError(status: .clientClosedRequest, message: message, type: "invalid_request_error", code: "cancelled")

@@ -398,7 +398,7 @@ enum OpenAPIDocument {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
           },
           "Unavailable": {
-            "description": "Queue full, estimated wait over the deadline (overloaded), queue wait or deadline over, memory, or shutting down.",
+            "description": "Queue full, estimated wait over the deadline (overloaded), queue wait or deadline over, memory, still warming up (not_ready: /ready is 503), or shutting down.",
             "headers": {"Retry-After": {"required": true, "schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying."}},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
           },

@@ -84,7 +84,7 @@ public final class ServerMetrics: Sendable {
         // The usual reasons exist from the start at 0, so rate() and alerts work before the first one.
         rejected = CountersByReason(registry: registry, name: "chattts_rejected_requests_total",
                                     help: "Synthesis requests refused before they ran, by reason.",
-                                    initial: ["invalid_request", "queue_full", "queue_timeout", "draining"])
+                                    initial: ["invalid_request", "queue_full", "queue_timeout", "draining", "not_ready"])
         failed = CountersByReason(registry: registry, name: "chattts_failed_requests_total",
                                   help: "Synthesis requests that failed after joining the batch, by reason.",
                                   initial: ["engine_failure", "out_of_memory", "invalid_request", "draining"])

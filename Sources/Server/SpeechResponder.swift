@@ -33,6 +33,13 @@ struct SpeechResponder: Sendable {
             throw reject(SynthesisError(.draining, "the server is shutting down; retry on another replica", retryAfter: 1),
                          textField: textField, trace: trace, job: nil)
         }
+        // Up but not warm: refused like a drain, so that a load balancer retries on a ready replica and a restarted
+        // one gets traffic only once `/ready` says so (the warm-up itself goes to the scheduler directly).
+        guard readiness.state == .ready else {
+            throw reject(SynthesisError(.notReady, "this replica is still warming up; retry on another replica",
+                                        retryAfter: 1),
+                         textField: textField, trace: trace, job: nil)
+        }
         let client = context.client ?? ClientIdentity(address: "unknown")
         let clientLimits = context.clientLimits ?? ClientLimits.Limits(rate: 0, burst: 1, maxConcurrent: 0)
         guard limits.enter(client, clientLimits) else {

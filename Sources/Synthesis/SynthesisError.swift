@@ -16,6 +16,9 @@ public struct SynthesisError: Error, CustomStringConvertible, Sendable, Equatabl
         /// The request's deadline passed: no first audio in time, or the whole synthesis took too long.
         public static let deadlineExceeded = Code(name: "deadline_exceeded")
         public static let draining = Code(name: "draining")
+        /// The model is loaded but the warm-up has not finished (`/ready` is 503): a load balancer should send the
+        /// request to a ready replica.
+        public static let notReady = Code(name: "not_ready")
         public static let cancelled = Code(name: "cancelled")
         /// Memory for the request's state could not be had now (an allocation failed); another replica or a later
         /// try may work.

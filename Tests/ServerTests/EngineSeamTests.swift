@@ -22,6 +22,27 @@ struct EngineSeamTests {
 
     static func errorObject(_ r: SpeechClient.Result) -> [String: Any]? { r.json?["error"] as? [String: Any] }
 
+    @Test("while the warm-up runs, /ready and every synthesis answer 503 with Retry-After (a load balancer retries elsewhere); then it serves")
+    func notReadyRefusesSynthesis() async throws {
+        // 10 warm-up steps of 300 ms: 3 s up but not ready.
+        let server = try await TestServer.start(engine: FakeEngine(warmUpStepDelay: 300), waitForReady: false)
+        let ready = try await server.client.get("/ready")
+        #expect(ready.status == 503)
+        for (path, body) in [("/v1/tts", #"{"text": "early"}"#),
+                             ("/v1/audio/speech", #"{"model": "tts-1", "input": "early", "voice": "fake-voice"}"#)] {
+            let r = try await server.client.request("POST", path, headers: [("Content-Type", "application/json")],
+                                                    body: Array(body.utf8))
+            #expect(r.status == 503 && r.header("Retry-After") == "1", "\(path): \(r.status)")
+            #expect(Self.errorObject(r)?["code"] as? String == "not_ready", "\(path)")
+        }
+        #expect(try await server.client.get("/health").status == 200)
+        let metrics = try await server.client.get("/metrics").text
+        #expect(metrics.contains(#"chattts_rejected_requests_total{reason="not_ready"} 2"#))
+        #expect(try await eventually(within: .seconds(20)) { try await server.client.get("/ready").status == 200 })
+        #expect(try await server.client.post("/v1/tts", json: ["text": "late"]).status == 200)
+        try await server.stop()
+    }
+
     @Test("a sequence the engine fails after it started answers a JSON error, not 200 with empty audio")
     func failureIsAnError() async throws {
         let server = try await Self.start()

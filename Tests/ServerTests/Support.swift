@@ -88,20 +88,25 @@ final class TestServer: Sendable {
     }
 
     /// With any engine (the fake one of `SynthesisTesting`), through the engine protocol only.
-    static func start(engine: some SpeechEngine, _ modify: (inout ServerConfiguration) -> Void = { _ in }) async throws
-        -> TestServer {
+    /// `waitForReady: false` returns once the port listens, possibly before the warm-up is done.
+    static func start(engine: some SpeechEngine, waitForReady: Bool = true,
+                      _ modify: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var config = configuration()
         modify(&config)
         let logs = LogLines()
-        return try await launch(try buildApplication(config, engine: engine, logger: logs.logger), logs: logs)
+        return try await launch(try buildApplication(config, engine: engine, logger: logs.logger), logs: logs,
+                                waitForReady: waitForReady)
     }
 
-    private static func launch(_ app: SpeechApplication, logs: LogLines) async throws -> TestServer {
+    private static func launch(_ app: SpeechApplication, logs: LogLines, waitForReady: Bool = true) async throws
+        -> TestServer {
         let group = ServiceGroup(services: [app], logger: Logger(label: "test-group") { _ in SwiftLogNoOpLogHandler() })
         let task = Task { try await group.run() }
         let port = await app.listening.port()
         let deadline = ContinuousClock.now + .seconds(60)
-        while app.readiness.state != .ready, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        while waitForReady, app.readiness.state != .ready, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         return TestServer(app: app, logs: logs, group: group, task: task, port: port)
     }
 

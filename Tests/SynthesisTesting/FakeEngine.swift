@@ -23,7 +23,11 @@ public final class FakeEngine: SpeechEngine {
     public var largestBatch: Int { largest.withLock { $0 } }
     private let largest = Mutex(0)
 
-    public init() {}
+    /// Milliseconds each of the warm-up's 10 steps sleeps: a slow warm-up, for tests of what a replica that is up
+    /// but not ready answers.
+    let warmUpStepDelay: Int
+
+    public init(warmUpStepDelay: Int = 0) { self.warmUpStepDelay = warmUpStepDelay }
 
     /// Invariant: touched by the scheduler's compute thread only, once `start` returned it.
     public final class Sequence: @unchecked Sendable {
@@ -56,7 +60,8 @@ public final class FakeEngine: SpeechEngine {
     public func knobs(forSpeed speed: Double) -> [String: KnobValue] { [:] }
 
     public func warmUpRequest() -> SpeechRequest {
-        SpeechRequest(id: "warm-up", text: "warm up", voice: nil, knobs: knobs.defaults)
+        let values = (try? knobs.resolve(["step_delay_ms": .integer(warmUpStepDelay)])) ?? knobs.defaults
+        return SpeechRequest(id: "warm-up", text: "warm up", voice: nil, knobs: values)
     }
 
     public func start(_ request: SpeechRequest) throws(SynthesisError) -> Sequence {
