@@ -3,7 +3,7 @@ ASSETS ?= asset
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 
-.PHONY: deps build release serve test clean
+.PHONY: deps build release serve test ha-bench clean
 
 deps:
 	@scripts/ensure-deps.sh
@@ -29,6 +29,12 @@ serve: release
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	scripts/ha-test --quick
+	scripts/deploy-check.sh
+
+# The committed high-availability figures (Benchmarks/ha-*.txt): release binary, longer phases.
+ha-bench: release
+	scripts/ha-test --binary .build/release/chattts --tokens 96 --out Benchmarks/ha-$$(date -u +%Y-%m-%d).txt
 
 clean:
 	rm -rf .build

@@ -3,7 +3,7 @@
 # Run as root: installs missing packages with apt-get. Otherwise: prints the apt-get line and exits 1.
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev liblzma-dev libmp3lame-dev libopus-dev libogg-dev libflac-dev libsoxr-dev libespeak-ng-dev espeak-ng-data ffmpeg python3-venv)
+packages=(pkg-config libopenblas-dev liblzma-dev libmp3lame-dev libopus-dev libogg-dev libflac-dev libsoxr-dev libespeak-ng-dev espeak-ng-data ffmpeg python3-venv chromium chromium-driver nginx prometheus)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "error: swift is not on PATH. Install Swift 6.x for Debian 12 (swift.org) and re-run." >&2
