@@ -15,15 +15,9 @@ release: deps
 	$(SWIFT) build -c release --product chattts $(SWIFT_FLAGS)
 
 # Fetches the official assets first when they are missing and the network allows (a 5 s probe, so an offline
-# machine does not wait); serves with ChatTTS, or with espeak when there are no assets.
+# machine does not wait); serves with ChatTTS, or with espeak when there are no assets (scripts/serve.sh).
 serve: release
-	@engine=auto; if [ ! -f "$(ASSETS)/gpt/config.json" ]; then \
-	    host=$$(echo "$${HF_ENDPOINT:-https://huggingface.co}" | sed -E 's|^[a-z]+://||; s|[/:].*||'); \
-	    if timeout 5 bash -c "exec 3<>/dev/tcp/$$host/443" 2>/dev/null; then \
-	        .build/release/chattts download --to "$(ASSETS)" || { echo "download failed: serving with espeak"; engine=espeak; }; \
-	    else echo "$$host unreachable: serving with espeak (run chattts download later for ChatTTS)"; engine=espeak; fi; \
-	fi; \
-	exec .build/release/chattts serve --assets "$(ASSETS)" --engine $$engine
+	@BINARY=.build/release/chattts ASSETS="$(ASSETS)" exec scripts/serve.sh
 
 # The CLI tests run the built `chattts` binary, so build every product first.
 test: deps

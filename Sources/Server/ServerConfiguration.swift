@@ -103,7 +103,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         .seconds("maxRequestDuration", \.maxRequestDuration, above: 0, open: true,
                  "seconds a whole synthesis may take, long texts included; past it the response is cut (SSE: an `error` event)"),
         .optionalText("keysFile", \.keysFile, default: "none: no keys needed",
-                      "read-only JSON file of API keys (`chattts keys add NAME`); when set every route but `/health` and `/ready` needs `Authorization: Bearer KEY`; SIGHUP reloads it"),
+                      "read-only JSON file of API keys (`chattts keys add NAME`); when set every route but `/health`, `/ready`, the web page `/` and `/v1/status` needs `Authorization: Bearer KEY`; SIGHUP reloads it"),
         .boolean("metricsRequireKey", \.metricsRequireKey, "`/metrics` needs a key too (when `keysFile` is set)"),
         .number("rateLimit", \.rateLimit, 0...1_000_000, "requests per second per client (its API key, else its address); 0 turns rate limiting off"),
         .integer("rateBurst", \.rateBurst, 1...1_000_000, "requests a client may send at once before `rateLimit` applies"),

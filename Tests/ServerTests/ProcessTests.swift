@@ -19,16 +19,23 @@ struct ProcessTests {
         var client: SpeechClient { SpeechClient(host: "127.0.0.1", port: port) }
 
         /// - Parameter launcher: a program and its arguments that run `chattts` (appended after them) for it.
-        init(arguments: [String], assets: URL = Paths.tinyAssets, launcher: [String] = []) async throws {
-            process = Process()
+        convenience init(arguments: [String], assets: URL = Paths.tinyAssets, launcher: [String] = []) async throws {
             let serve = ["serve", "--assets", assets.path, "--asset-checksums", Paths.tinyChecksums.path, "--host", "127.0.0.1",
                          "--port", "0", "--no-refine", "--rate-limit", "0", "--max-concurrent-per-client", "0"] + arguments
             if let program = launcher.first {
-                process.executableURL = URL(fileURLWithPath: program)
-                process.arguments = Array(launcher.dropFirst()) + [Paths.binary.path] + serve
+                try await self.init(program: program, arguments: Array(launcher.dropFirst()) + [Paths.binary.path] + serve)
             } else {
-                process.executableURL = Paths.binary
-                process.arguments = serve
+                try await self.init(program: Paths.binary.path, arguments: serve)
+            }
+        }
+
+        /// Any program that ends up running `chattts serve` with `--port 0`; `environment` adds to this process' own.
+        init(program: String, arguments: [String], environment: [String: String] = [:]) async throws {
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = arguments
+            if !environment.isEmpty {
+                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             }
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -59,6 +66,30 @@ struct ProcessTests {
         }
 
         deinit { if process.isRunning { process.terminate() } }
+    }
+
+    @Test("make serve's first run without assets or network: it says so and serves at once with espeak, speech not silence")
+    func firstRunOffline() async throws {
+        let assets = FileManager.default.temporaryDirectory.appendingPathComponent("chattts-first-run-\(UUID().uuidString)/asset")
+        let started = ContinuousClock.now
+        // Port 9 on loopback refuses at once: the machine is offline as far as the download is concerned.
+        let server = try await ServeProcess(
+            program: "/bin/bash",
+            arguments: [Paths.repository.appendingPathComponent("scripts/serve.sh").path,
+                        "--host", "127.0.0.1", "--port", "0", "--rate-limit", "0"],
+            environment: ["BINARY": Paths.binary.path, "ASSETS": assets.path, "HF_ENDPOINT": "http://127.0.0.1:9"])
+        #expect(ContinuousClock.now - started < .seconds(30), "no long wait for a network that is not there")
+        #expect(server.output.contains { $0.contains("127.0.0.1:9 unreachable: serving with espeak") }, "\(server.output)")
+        let client = server.client
+        #expect(try await client.get("/v1/models").json?["engine"] as? String == "espeak")
+        let speech = try await client.post("/v1/audio/speech", json: ["model": "tts-1", "input": "Hello, first run.",
+                                                                      "voice": "alloy", "response_format": "wav"])
+        #expect(speech.status == 200 && speech.header("X-Engine") == "espeak")
+        let (rms, seconds) = try EspeakEngineTests.measure(speech.body)
+        #expect(rms > 0.01 && seconds > 0.5 && seconds < 5, "rms \(rms), \(seconds) s")
+        #expect(!FileManager.default.fileExists(atPath: assets.appendingPathComponent("gpt/config.json").path))
+        kill(server.process.processIdentifier, SIGTERM)
+        #expect(try await server.waitForExit() == 0)
     }
 
     @Test("SIGTERM under load: /ready and new requests answer 503 at once, every accepted request completes, exit 0")
