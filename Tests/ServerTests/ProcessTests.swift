@@ -87,6 +87,12 @@ struct ProcessTests {
         #expect(speech.status == 200 && speech.header("X-Engine") == "espeak")
         let (rms, seconds) = try EspeakEngineTests.measure(speech.body)
         #expect(rms > 0.01 && seconds > 0.5 && seconds < 5, "rms \(rms), \(seconds) s")
+        // Its length follows the text: four times the words, several times the audio.
+        let longer = try await client.post("/v1/audio/speech", json: [
+            "model": "tts-1", "voice": "alloy", "response_format": "wav",
+            "input": "Hello, first run. Hello, first run. Hello, first run. Hello, first run."])
+        let (longRMS, longSeconds) = try EspeakEngineTests.measure(longer.body)
+        #expect(longRMS > 0.01 && longSeconds > 3 * seconds && longSeconds < 5 * seconds, "\(longSeconds) s against \(seconds) s")
         #expect(!FileManager.default.fileExists(atPath: assets.appendingPathComponent("gpt/config.json").path))
         kill(server.process.processIdentifier, SIGTERM)
         #expect(try await server.waitForExit() == 0)
