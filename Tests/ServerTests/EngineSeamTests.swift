@@ -24,8 +24,9 @@ struct EngineSeamTests {
 
     @Test("while the warm-up runs, /ready and every synthesis answer 503 with Retry-After (a load balancer retries elsewhere); then it serves")
     func notReadyRefusesSynthesis() async throws {
-        // 10 warm-up steps of 300 ms: 3 s up but not ready.
-        let server = try await TestServer.start(engine: FakeEngine(warmUpStepDelay: 300), waitForReady: false)
+        // The warm-up cannot finish until the engine is released: up but not ready for as long as the test needs.
+        let engine = FakeEngine(held: true)
+        let server = try await TestServer.start(engine: engine, waitForReady: false)
         let ready = try await server.client.get("/ready")
         #expect(ready.status == 503)
         for (path, body) in [("/v1/tts", #"{"text": "early"}"#),
@@ -38,7 +39,8 @@ struct EngineSeamTests {
         #expect(try await server.client.get("/health").status == 200)
         let metrics = try await server.client.get("/metrics").text
         #expect(metrics.contains(#"chattts_rejected_requests_total{reason="not_ready"} 2"#))
-        #expect(try await eventually(within: .seconds(20)) { try await server.client.get("/ready").status == 200 })
+        engine.release()
+        #expect(try await eventually(within: .seconds(60)) { try await server.client.get("/ready").status == 200 })
         #expect(try await server.client.post("/v1/tts", json: ["text": "late"]).status == 200)
         try await server.stop()
     }

@@ -17,8 +17,9 @@ struct WebPageTests {
         return String(html[open.upperBound..<close.lowerBound])
     }
 
-    static func fake(_ modify: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        try await TestServer.start(engine: FakeEngine()) { config in
+    static func fake(engine: FakeEngine = FakeEngine(),
+                     _ modify: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        try await TestServer.start(engine: engine) { config in
             config.warmUp = false
             modify(&config)
         }
@@ -100,14 +101,17 @@ struct WebPageTests {
 
     @Test("/v1/status moves under load: queue, batch and requests in flight rise, then fall back, and the totals grow")
     func statusUnderLoad() async throws {
-        let server = try await Self.fake { $0.maxBatch = 1; $0.maxQueue = 4 }
+        let engine = FakeEngine()
+        let server = try await Self.fake(engine: engine) { $0.maxBatch = 1; $0.maxQueue = 4 }
         let client = server.client
         func status() async throws -> [String: Any] { try #require(try await client.get("/v1/status").json) }
         let before = try await status()
         #expect(before["queue_depth"] as? Int == 0 && before["active_batch"] as? Int == 0)
         #expect(before["running_requests"] as? Int == 0 && before["completed_requests"] as? Int == 0)
-        // Two requests of 100 steps of 10 ms each: one runs (the batch holds one), one waits.
-        let body: [String: any Sendable] = ["text": "load", "steps": 100, "step_delay_ms": 10, "response_format": "pcm"]
+        // Two requests of 300 steps of 10 ms each: one runs (the batch holds one), one waits; the engine is held
+        // until the test has seen that, however slow the machine.
+        engine.hold()
+        let body: [String: any Sendable] = ["text": "load", "steps": 300, "step_delay_ms": 10, "response_format": "pcm"]
         let requests = (0..<2).map { _ in Task { try await client.post("/v1/tts", json: body) } }
         var busiest: [String: Any] = [:]
         let loaded = try await eventually(within: .seconds(10)) {
@@ -116,6 +120,7 @@ struct WebPageTests {
         }
         #expect(loaded, "\(busiest)")
         #expect(busiest["running_requests"] as? Int == 2)
+        engine.release()
         var moving: [String: Any] = [:]
         #expect(try await eventually(within: .seconds(5)) {
             moving = try await status()
@@ -130,7 +135,7 @@ struct WebPageTests {
         }
         #expect(settled, "\(after)")
         #expect(after["completed_requests"] as? Int == 2)
-        #expect((after["steps_total"] as? Int ?? 0) >= 200)
+        #expect((after["steps_total"] as? Int ?? 0) >= 600)
         #expect((after["audio_seconds_total"] as? Double ?? 0) > (before["audio_seconds_total"] as? Double ?? 0))
         #expect((after["real_time_factor"] as? Double ?? 0) > 0)
         try await server.stop()

@@ -23,11 +23,14 @@ public final class FakeEngine: SpeechEngine {
     public var largestBatch: Int { largest.withLock { $0 } }
     private let largest = Mutex(0)
 
-    /// Milliseconds each of the warm-up's 10 steps sleeps: a slow warm-up, for tests of what a replica that is up
-    /// but not ready answers.
-    let warmUpStepDelay: Int
+    /// While held, steps make no progress (each sleeps 5 ms): the warm-up or a batch stays where it is until the
+    /// test calls `release()`, however slow the machine.
+    private let held: Mutex<Bool>
 
-    public init(warmUpStepDelay: Int = 0) { self.warmUpStepDelay = warmUpStepDelay }
+    public init(held: Bool = false) { self.held = Mutex(held) }
+
+    public func hold() { held.withLock { $0 = true } }
+    public func release() { held.withLock { $0 = false } }
 
     /// Invariant: touched by the scheduler's compute thread only, once `start` returned it.
     public final class Sequence: @unchecked Sendable {
@@ -60,8 +63,7 @@ public final class FakeEngine: SpeechEngine {
     public func knobs(forSpeed speed: Double) -> [String: KnobValue] { [:] }
 
     public func warmUpRequest() -> SpeechRequest {
-        let values = (try? knobs.resolve(["step_delay_ms": .integer(warmUpStepDelay)])) ?? knobs.defaults
-        return SpeechRequest(id: "warm-up", text: "warm up", voice: nil, knobs: values)
+        SpeechRequest(id: "warm-up", text: "warm up", voice: nil, knobs: knobs.defaults)
     }
 
     public func start(_ request: SpeechRequest) throws(SynthesisError) -> Sequence {
@@ -76,6 +78,10 @@ public final class FakeEngine: SpeechEngine {
 
     public func step(_ batch: [Sequence]) {
         largest.withLock { $0 = max($0, batch.count) }
+        if held.withLock({ $0 }) {
+            usleep(5000)
+            return
+        }
         if let delay = batch.map(\.delay).max(), delay > 0 { usleep(UInt32(delay * 1000)) }
         for s in batch where !s.cancelled && s.failure == nil && s.steps < s.total {
             if s.steps == s.failAt {
