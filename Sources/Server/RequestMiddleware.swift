@@ -4,8 +4,8 @@ import Hummingbird
 import Logging
 
 /// The outermost middleware: gives every request an ID (the client's `X-Request-ID`, or a new one) and echoes it,
-/// turns every error into OpenAI's JSON shape, and once the last body byte has left writes one log line and the
-/// request metrics.
+/// turns every error into OpenAI's JSON shape, and once the last body byte has left writes one log line (at debug
+/// for successful polls of the open routes, `/health`, `/ready`, `/`, `/v1/status`) and the request metrics.
 struct RequestMiddleware: RouterMiddleware {
     typealias Context = SpeechRequestContext
 
@@ -59,7 +59,11 @@ struct RequestMiddleware: RouterMiddleware {
             }
             if let reason = values.rejectedReason { meta["rejected"] = .string(reason) }
             if values.clientDisconnected { meta["client_disconnected"] = .stringConvertible(true) }
-            logger.info("request", metadata: meta)
+            // Load balancers, probes and the web page's panel poll the open routes every second or so: their
+            // successes go to debug, so the info log holds the requests people make; their failures stay at info.
+            let poll = request.method == .get && ProtectionMiddleware.openPaths.contains(request.uri.path)
+                && finalStatus < 400
+            logger.log(level: poll ? .debug : .info, "request", metadata: meta)
             if let failure { throw failure }
         }
         return response

@@ -139,4 +139,23 @@ struct SchedulingTests {
         #expect(line["ttfa_ms"] is Double)
         try await server.stop()
     }
+
+    @Test("successful polls of /health, /ready, / and /v1/status log at debug, not info; their failures and other routes at info")
+    func pollsLogAtDebug() async throws {
+        let server = try await TestServer.start()
+        let c = server.client
+        for path in ["/health", "/ready", "/", "/v1/status"] {
+            #expect(try await c.get(path, headers: [("X-Request-ID", "poll\(path)")]).status == 200)
+        }
+        #expect(try await c.get("/v1/models", headers: [("X-Request-ID", "models-1")]).status == 200)
+        #expect(try await c.request("POST", "/health", headers: [("X-Request-ID", "poll-405")]).status == 405)
+        #expect(try await eventually {
+            server.logs.objects.contains { $0["request_id"] as? String == "poll-405" && $0["msg"] as? String == "request" }
+        })
+        let requests = server.logs.objects.filter { $0["msg"] as? String == "request" }
+        let ids = Set(requests.compactMap { $0["request_id"] as? String })
+        #expect(ids.contains("models-1") && ids.contains("poll-405"))
+        #expect(ids.intersection(["poll/health", "poll/ready", "poll/", "poll/v1/status"]).isEmpty, "\(ids)")
+        try await server.stop()
+    }
 }
