@@ -232,18 +232,10 @@ struct ProcessTests {
     func openAIClient() async throws {
         let python = try OpenAIVenv.python()
         let server = try await ServeProcess(arguments: ["--max-new-tokens", "32"])
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [Paths.repository.appendingPathComponent("scripts/openai-client-test.py").path,
-                             "--base-url", "http://127.0.0.1:\(server.port)/v1"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(output)
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try runScript(python, [
+            Paths.repository.appendingPathComponent("scripts/openai-client-test.py").path,
+            "--base-url", "http://127.0.0.1:\(server.port)/v1"])
+        #expect(status == 0, "\(output)")
         #expect(output.contains("0 failed"))
         #expect(!output.contains("FAIL"))
         kill(server.process.processIdentifier, SIGTERM)

@@ -180,6 +180,21 @@ func metricValue(_ text: String, _ name: String) -> Double? {
 }
 
 /// Runs the built `chattts` with arguments: its exit status and standard output.
+/// Runs a test script to its end: exit status and its stdout and stderr together (also printed, for the test log).
+func runScript(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    print(output)
+    return (process.terminationStatus, output)
+}
+
 func runChattts(_ arguments: [String]) throws -> (Int32, Data) {
     let process = Process()
     process.executableURL = Paths.binary

@@ -171,18 +171,10 @@ struct WebPageTests {
         let screenshot = FileManager.default.temporaryDirectory
             .appendingPathComponent("web-page-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: screenshot) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Paths.repository.appendingPathComponent("scripts/browser-test.py").path,
-                             "--binary", Paths.binary.path, "--screenshot", screenshot.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(output)
-        #expect(process.terminationStatus == 0, "\(output)")
+        let (status, output) = try runScript(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", Paths.repository.appendingPathComponent("scripts/browser-test.py").path,
+            "--binary", Paths.binary.path, "--screenshot", screenshot.path])
+        #expect(status == 0, "\(output)")
         #expect(output.contains(" 0 failed") && !output.contains("FAIL"))
         #expect(FileManager.default.fileExists(atPath: screenshot.path))
     }
