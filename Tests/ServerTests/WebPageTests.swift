@@ -108,10 +108,11 @@ struct WebPageTests {
         let before = try await status()
         #expect(before["queue_depth"] as? Int == 0 && before["active_batch"] as? Int == 0)
         #expect(before["running_requests"] as? Int == 0 && before["completed_requests"] as? Int == 0)
-        // Two requests of 300 steps of 10 ms each: one runs (the batch holds one), one waits; the engine is held
-        // until the test has seen that, however slow the machine.
+        // Two requests of 1000 steps of 5 ms each: one runs (the batch holds one), one waits; the engine is held
+        // until the test has seen that, however slow the machine, and then runs 10 s, long enough for a starved
+        // poll to see the rate before both are done.
         engine.hold()
-        let body: [String: any Sendable] = ["text": "load", "steps": 300, "step_delay_ms": 10, "response_format": "pcm"]
+        let body: [String: any Sendable] = ["text": "load", "steps": 1000, "step_delay_ms": 5, "response_format": "pcm"]
         let requests = (0..<2).map { _ in Task { try await client.post("/v1/tts", json: body) } }
         var busiest: [String: Any] = [:]
         let loaded = try await eventually(within: .seconds(10)) {
@@ -122,7 +123,7 @@ struct WebPageTests {
         #expect(busiest["running_requests"] as? Int == 2)
         engine.release()
         var moving: [String: Any] = [:]
-        #expect(try await eventually(within: .seconds(5)) {
+        #expect(try await eventually(within: .seconds(30)) {
             moving = try await status()
             return (moving["steps_per_second"] as? Double ?? 0) > 0
         }, "\(moving)")
