@@ -17,16 +17,24 @@ public final class ChatTTSEngine: SpeechEngine {
     public let knobs: KnobTable
     public let name = "chattts"
 
-    public init(model: ChatTTSModel, voices: VoiceLibrary = VoiceLibrary(), chunkSteps: Int = 24) {
+    /// `streamMode`: what requests get without a `stream_mode` knob.
+    public init(model: ChatTTSModel, voices: VoiceLibrary = VoiceLibrary(), chunkSteps: Int = 24,
+                streamMode: StreamMode = .exact) {
         self.model = model
         library = voices
         self.chunkSteps = max(1, chunkSteps)
-        knobs = ChatTTSKnobs.table(positions: model.config.maxPositions)
+        do {
+            knobs = try ChatTTSKnobs.table(positions: model.config.maxPositions)
+                .defaulting(ChatTTSKnobs.streamMode.name, to: .text(streamMode.rawValue))
+        } catch {
+            preconditionFailure("stream mode \(streamMode) breaks the knob table: \(error)")
+        }
     }
 
     public convenience init(assets: URL, options: EngineOptions = EngineOptions(), voices: VoiceLibrary = VoiceLibrary(),
-                            chunkSteps: Int = 24) throws {
-        try self.init(model: ChatTTSModel(folder: assets, options: options), voices: voices, chunkSteps: chunkSteps)
+                            chunkSteps: Int = 24, streamMode: StreamMode = .exact) throws {
+        try self.init(model: ChatTTSModel(folder: assets, options: options), voices: voices, chunkSteps: chunkSteps,
+                      streamMode: streamMode)
     }
 
     public var sampleRate: Int { model.sampleRate }
@@ -110,8 +118,10 @@ public final class ChatTTSEngine: SpeechEngine {
         /// Refinement done (or off): `text` is what the speech stage reads.
         var readyToSpeak: Bool
         var refineSteps = 0
-        var vocoder: StreamingVocoder
+        let vocoder: StreamingVocoder
         var lastVocodedStep = 0
+        /// The step of the first vocoder run that gave samples.
+        var firstAudioStep: Int?
         var trimmer: EdgeTrimmer
         /// Audio made but not yet delivered (a later utterance waits for the ones before it).
         var pending: [Float] = []
@@ -119,11 +129,12 @@ public final class ChatTTSEngine: SpeechEngine {
         var reference: [Float]?
         var vocoded = false
 
-        init(index: Int, count: Int, text: String, refine: Bool, model: ChatTTSModel, reference: Bool) {
+        init(index: Int, count: Int, text: String, refine: Bool, model: ChatTTSModel, reference: Bool,
+             streamMode: StreamMode) {
             self.index = index
             self.text = text
             readyToSpeak = !refine
-            vocoder = StreamingVocoder(model: model)
+            vocoder = StreamingVocoder(model: model, mode: streamMode)
             trimmer = EdgeTrimmer(leading: index > 0, trailing: index < count - 1)
             self.reference = reference ? [] : nil
         }
@@ -147,9 +158,10 @@ public final class ChatTTSEngine: SpeechEngine {
         let refine = k.boolean(ChatTTSKnobs.refine)
         // Without the DVAE encoder (no DVAE.safetensors) the utterances share the speaker voice alone.
         let referenceFirst = texts.count > 1 && sample == nil && model.dvae != nil
+        let streamMode = StreamMode(rawValue: k.text(ChatTTSKnobs.streamMode)) ?? .exact
         let segments = texts.enumerated().map {
             Segment(index: $0.offset, count: texts.count, text: $0.element, refine: refine, model: model,
-                    reference: referenceFirst && $0.offset == 0)
+                    reference: referenceFirst && $0.offset == 0, streamMode: streamMode)
         }
         let job = Job(knobs: k, voice: voice, sample: sample, seed: seed, segments: segments,
                       referenceFirst: referenceFirst, details: SpeechDetails(textSegments: texts.count, removedCharacters: removed))
@@ -350,8 +362,13 @@ public final class ChatTTSEngine: SpeechEngine {
         for s in job.sequences { s.cancel() }
     }
 
-    /// Vocodes what each utterance has made (every `chunkSteps` steps, and at its end) and hands out the audio of
-    /// the utterances in order, near-silence trimmed where two of them meet.
+    /// Vocodes what each utterance has made and hands out the audio of the utterances in order, near-silence trimmed
+    /// where two of them meet.
+    ///
+    /// When: at the first step whose samples can leave (`StreamingVocoder.stepsToFirstAudio`), then after 1, 2, 4, ...
+    /// steps up to every `chunkSteps`, and at the end. The first chunk is small so that it leaves as early as the
+    /// look-ahead allows; the next ones grow so that the audio stays ahead of a player that started on the first.
+    /// The exact vocoder computes each frame once whatever the chunk sizes.
     public func takeAudio(_ job: Job) -> [Float] {
         guard !job.cancelled, job.failure == nil else { return [] }
         for segment in job.segments {
@@ -360,9 +377,15 @@ public final class ChatTTSEngine: SpeechEngine {
             if s.finished {
                 chunk = segment.vocoder.advance(s, final: true)
                 segment.vocoded = true
-            } else if s.steps - segment.lastVocodedStep >= chunkSteps {
+            } else if let first = segment.firstAudioStep {
+                let interval = min(chunkSteps, max(1, segment.lastVocodedStep - first))
+                guard s.steps - segment.lastVocodedStep >= interval else { continue }
                 segment.lastVocodedStep = s.steps
                 chunk = segment.vocoder.advance(s, final: false)
+            } else if s.steps >= segment.vocoder.stepsToFirstAudio {
+                segment.lastVocodedStep = s.steps
+                chunk = segment.vocoder.advance(s, final: false)
+                if !chunk.isEmpty { segment.firstAudioStep = s.steps }
             } else {
                 continue
             }

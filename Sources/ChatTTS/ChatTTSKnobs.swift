@@ -52,6 +52,9 @@ public enum ChatTTSKnobs {
                                          format: "chattts-wav-base64")
     public static let sampleText = Knob("sample_text", .text(maxLength: 4096), default: nil,
                                         doc: "what the `sample_audio` sample says", absent: "none", needs: ["sample_audio"])
+    public static let streamMode = Knob("stream_mode", .choice(StreamMode.allCases.map(\.rawValue)),
+                                        default: .text(StreamMode.exact.rawValue),
+                                        doc: "streamed audio: `exact` (every sample as the one-shot waveform; first audio after the vocoder's look-ahead, about 53 steps) or `fast` (look-ahead bounded to 8 steps, chunk edges cross-faded: first audio after about 10 steps, a small error against one-shot); the server's `streamMode` sets the default")
     public static let seed = Knob("seed", .unsigned, default: nil,
                                   doc: "the same seed, text, voice and knobs give the same audio, whatever shares the batch",
                                   absent: "random")
@@ -61,7 +64,7 @@ public enum ChatTTSKnobs {
     public static func table(positions: Int = 4096) -> KnobTable {
         let all = [prompt, temperature, topP, topK, repetitionPenalty, minNewToken, maxNewToken, refine, refinePrompt,
                    refineTemperature, refineTopP, refineTopK, refineRepetitionPenalty, refineMaxNewToken, normalize,
-                   splitText, maxSplitBatch, speakerSample, sampleTranscript, sampleAudio, sampleText, seed]
+                   splitText, maxSplitBatch, speakerSample, sampleTranscript, sampleAudio, sampleText, streamMode, seed]
         // The model's positions bound both step counts (a small model may have fewer than the official 4096).
         let limit = max(1, min(4096, positions))
         do {

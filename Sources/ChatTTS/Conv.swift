@@ -80,12 +80,13 @@ public struct TimeConv1d: Sendable {
 /// Runs body over row chunks of `rows`, on the pool when there is one and the work is worth splitting: chunks of at
 /// least 32 rows (BLAS is efficient from there), one per thread. Not more: every BLAS call packs the whole weight
 /// matrix it reads, so a second chunk per thread cost a short clip (128 frames) a fifth of its decoder time.
-func forEachChunk(rows: Int, pool: WorkerPool?, _ body: @escaping (Range<Int>) -> Void) {
-    guard let pool, pool.threads > 1, rows >= 64 else {
-        body(0..<rows)
+/// `minimum`: the least rows a chunk gets (the streaming vocoder's small chunks take 16).
+func forEachChunk(rows: Int, pool: WorkerPool?, minimum: Int = 32, _ body: @escaping (Range<Int>) -> Void) {
+    guard let pool, pool.threads > 1, rows >= 2 * minimum else {
+        if rows > 0 { body(0..<rows) }
         return
     }
-    let chunks = min(pool.threads, rows / 32)
+    let chunks = min(pool.threads, rows / minimum)
     let (per, extra) = rows.quotientAndRemainder(dividingBy: chunks)
     let work = ChunkBody(body: body)
     pool.run(tasks: chunks) { c in

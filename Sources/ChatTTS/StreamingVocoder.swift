@@ -1,45 +1,134 @@
 import Tensors
 
-/// Turns a growing sequence of GPT hidden states into audio chunk by chunk, so that the concatenated chunks equal
-/// the one-shot waveform.
+/// How streamed audio trades latency against exactness (the `stream_mode` knob).
+public enum StreamMode: String, Sendable, CaseIterable {
+    /// Every sample as the one-shot waveform has it: a sample leaves once every hidden state it depends on exists,
+    /// `StreamingVocoder.lookahead` mel frames (about 51 steps) after its own.
+    case exact
+    /// Chunks decoded with the look-ahead bounded to `StreamingVocoder.fastLookahead` frames (the future taken as
+    /// silence, as at the utterance's end), their edges cross-faded with the next chunk's fuller version: the
+    /// first audio after a few steps, at a small error against the one-shot waveform.
+    case fast
+}
+
+/// Turns a growing sequence of GPT hidden states into audio chunk by chunk.
 ///
-/// Every conv layer only sees a bounded neighbourhood: a mel frame depends on decoder inputs within
-/// `decoder.receptiveRadius` frames, a Vocos frame on mel frames within `vocos.receptiveRadius`, and a sample on the
-/// frames whose window covers it. So each chunk decodes a window of the hidden states with that much margin
-/// (cut at the true sequence start and end, where the reference pads with zeros too) and emits only samples whose
-/// inputs are all final. Work per chunk is bounded by the chunk plus the margins; nothing is decoded twice except
-/// the margins.
-public struct StreamingVocoder: Sendable {
+/// Exact mode: the decoder and Vocos run as a chain of streaming stages (`StreamingStage`): each layer computes a
+/// frame once, when the frames it reads are final, so the concatenated chunks equal the one-shot waveform at the
+/// one-shot's cost (the chunk edges only cost small products). Fast mode re-decodes a window per chunk with the
+/// future cut off (see `StreamMode.fast`).
+///
+/// Owned by one job on the scheduler's compute thread.
+public final class StreamingVocoder {
     public let model: ChatTTSModel
+    public let mode: StreamMode
     /// Samples already returned.
     public private(set) var emitted = 0
+    private let stages: [StreamingStage]
+    /// The input of each stage, then the windowed frames of the last.
+    private var buffers: [FrameBuffer]
+    /// Output frames each stage has made.
+    private var produced: [Int]
+    /// Hidden states already fed in.
+    private var fed = 0
+    /// Fast mode: the samples after `emitted` of the last chunk, to cross-fade into the next.
+    private var tail: [Float] = []
 
-    public init(model: ChatTTSModel) {
+    /// Mel frames of bounded look-ahead in fast mode (8 steps).
+    public static let fastLookahead = 16
+    /// Samples cross-faded between two fast chunks (one frame hop and a bit: 10.7 ms).
+    public static let crossFade = 256
+
+    public init(model: ChatTTSModel, mode: StreamMode = .exact) {
         self.model = model
+        self.mode = mode
+        stages = mode == .exact ? model.decoder.streamingStages + model.vocos.streamingStages : []
+        buffers = stages.map { FrameBuffer(channels: $0.inChannels) }
+        if let last = stages.last { buffers.append(FrameBuffer(channels: last.outChannels)) }
+        produced = stages.map { _ in 0 }
     }
 
     /// Mel frames past the last one whose samples can be final before the sequence ends.
     public var lookahead: Int { model.decoder.receptiveRadius + model.vocos.receptiveRadius }
 
-    /// New audio given all hidden states so far. `final` means no more steps will come.
-    public mutating func advance(_ sequence: GenerationSequence, final: Bool) -> [Float] {
-        let steps = sequence.steps
-        let melFrames = 2 * steps
+    /// Steps a sequence needs before this vocoder returns its first samples (unless it ends sooner): the exact
+    /// look-ahead plus the frames whose windows reach the first sample, or in fast mode the bounded look-ahead.
+    public var stepsToFirstAudio: Int {
         let hop = model.vocos.hop, half = model.vocos.nFFT / 2
-        let end: Int
-        if final {
-            end = max(0, (melFrames - 1) * hop)
-        } else {
-            let exactFrames = melFrames - lookahead
-            end = max(0, exactFrames * hop - half)
+        let frames = (mode == .exact ? lookahead : Self.fastLookahead) + half / hop + 1
+        return (frames + 2) / 2
+    }
+
+    /// New audio given all hidden states so far. `final` means no more steps will come. `steps`: only the first
+    /// ones count (tests replay a finished sequence step by step).
+    public func advance(_ sequence: GenerationSequence, final: Bool, steps: Int? = nil) -> [Float] {
+        let steps = min(steps ?? sequence.steps, sequence.steps)
+        switch mode {
+        case .exact: return advanceExact(sequence, steps: steps, final: final)
+        case .fast: return advanceFast(sequence, steps: steps, final: final)
         }
+    }
+
+    private func advanceExact(_ sequence: GenerationSequence, steps: Int, final: Bool) -> [Float] {
+        let pool = model.decoder.pool
+        if steps > fed {
+            let hidden = sequence.hiddenStates(fed..<steps)
+            // One hidden state is two decoder frames (its halves): a reshape in time-major layout.
+            buffers[0].append(hidden.pointer, count: 2 * (steps - fed))
+            fed = steps
+        }
+        let total = 2 * steps
+        for (i, stage) in stages.enumerated() {
+            let known = i == 0 ? buffers[0].end : produced[i - 1]
+            let limit = final ? total : max(produced[i], known - stage.radius)
+            if limit > produced[i] {
+                let r = stage.radius, first = produced[i]
+                let window = buffers[i].window(first - r, limit + r)
+                let out = stage.compute(window, limit - first, pool)
+                buffers[i + 1].append(out.pointer, count: limit - first)
+                produced[i] = limit
+            }
+            buffers[i].drop(before: produced[i] - stage.radius)
+        }
+        // Samples whose every overlapping frame is made: all of them at the end.
+        let vocos = model.vocos, hop = vocos.hop, half = vocos.nFFT / 2
+        let done = produced.last ?? 0
+        let end = final ? max(0, (total - 1) * hop) : max(0, done * hop - half)
         guard end > emitted else { return [] }
-        let chunk = render(sequence, melFrames: melFrames, samples: emitted..<end)
+        // Frames touching padded samples emitted + half ..< end + half.
+        let f0 = max(0, StreamingVocoder.ceilDiv(emitted + half - vocos.nFFT + 1, hop))
+        let f1 = min(done, (end - 1 + half) / hop + 1)
+        let frames = buffers[stages.count].window(f0, f1)
+        let chunk = vocos.overlapAdd(frames: frames.pointer, frameRange: f0..<f1, totalFrames: final ? total : done,
+                                     paddedRange: (emitted + half)..<(end + half))
         emitted = end
+        // Later samples read frames from the first that touches sample `end` on.
+        buffers[stages.count].drop(before: max(0, StreamingVocoder.ceilDiv(end + half - vocos.nFFT + 1, hop)))
         return chunk
     }
 
-    /// Samples `samples` of the signal, computed from a window of the hidden states with enough margin.
+    private func advanceFast(_ sequence: GenerationSequence, steps: Int, final: Bool) -> [Float] {
+        let melFrames = 2 * steps
+        let hop = model.vocos.hop, half = model.vocos.nFFT / 2
+        let end = final ? max(0, (melFrames - 1) * hop) : max(0, (melFrames - Self.fastLookahead) * hop - half)
+        guard end > emitted else { return [] }
+        // This chunk's samples and, unless it is the last, a little more to fade into the next one.
+        let through = final ? end : min(max(0, (melFrames - 1) * hop), end + Self.crossFade)
+        var chunk = render(sequence, melFrames: melFrames, samples: emitted..<through)
+        // The previous chunk's guess at the start of this one fades out while this chunk's fades in.
+        let fade = min(tail.count, chunk.count)
+        for i in 0..<fade {
+            let w = Float(i + 1) / Float(fade + 1)
+            chunk[i] = w * chunk[i] + (1 - w) * tail[i]
+        }
+        let count = end - emitted
+        tail = Array(chunk[count...])
+        emitted = end
+        return Array(chunk[..<count])
+    }
+
+    /// Samples `samples` of the signal as if it ended after `melFrames` frames, from a window of the hidden states
+    /// with the whole context the samples read (fast mode's chunks).
     func render(_ sequence: GenerationSequence, melFrames: Int, samples: Range<Int>) -> [Float] {
         let vocos = model.vocos, decoder = model.decoder
         let hop = vocos.hop, half = vocos.nFFT / 2

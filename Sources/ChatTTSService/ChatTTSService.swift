@@ -41,7 +41,8 @@ public enum ChatTTSService {
             throw ConfigurationError(key: "speakerStatistics", message: "\(statisticsFile.path) holds statistics of "
                                      + "\(statistics.dim) dimensions, the model's hidden size is \(model.hiddenSize)")
         }
-        return ChatTTSEngine(model: model, voices: voices, chunkSteps: config.streamChunkSteps)
+        return ChatTTSEngine(model: model, voices: voices, chunkSteps: config.streamChunkSteps,
+                             streamMode: StreamMode(rawValue: config.streamMode.rawValue) ?? .exact)
     }
 
     /// Checks the asset folder against its checksums (`verifyAssets`, `assetChecksums`), then loads the engine and

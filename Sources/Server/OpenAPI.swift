@@ -115,6 +115,7 @@ enum OpenAPIDocument {
             out = TextPolicy.schema(markup: markup, promptTags: knob.name.hasSuffix("prompt"))
                 .merging(["type": "string", "maxLength": n]) { $1 }
             if let format = knob.format { out["format"] = format }
+        case .choice(let names): out = ["type": "string", "enum": names]
         }
         switch knob.defaultValue {
         case .number(let d)?: out["default"] = d

@@ -46,6 +46,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var drainTimeout: Duration = .seconds(30)
     public var memoryBudget: Int?
     public var streamChunkSteps = 24
+    public var streamMode = StreamModeChoice.exact
     public var warmUp = true
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .json
@@ -60,6 +61,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
     public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
     /// Kernel instruction set: `auto` takes the best this CPU runs; a lower one is for measuring and debugging.
+    /// Streamed audio's default (`stream_mode`): `exact` one-shot samples, or `fast` first audio at a small error.
+    public enum StreamModeChoice: String, Sendable, CaseIterable { case exact, fast }
     public enum KernelChoice: String, Sendable, CaseIterable { case auto, baseline, avx2, avx512 }
 
     public init() {}
@@ -121,7 +124,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                  "seconds a shutdown waits for accepted requests before cancelling them"),
         .optionalInteger("memoryBudget", \.memoryBudget, 1...Int.max, default: "80% of memory",
                          "bytes the running requests' KV caches may take together (default: 80% of the smaller of the host's memory and the cgroup's `memory.max`); a request that does not fit waits, one that never fits gets 400"),
-        .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "engine steps per streamed chunk (24 = 0.51 s of audio)"),
+        .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "largest streamed chunk, in engine steps (24 = 0.51 s of audio): the first chunk leaves as soon as the look-ahead allows, the next ones after 1, 2, 4... steps up to this"),
+        .choice("streamMode", \.streamMode, "default `stream_mode` of requests that do not give one: `exact` (streamed audio equals the one-shot waveform; first audio after the vocoder's look-ahead of about 53 steps) or `fast` (first audio after about 10 steps, chunk edges cross-faded)"),
         .boolean("warmUp", \.warmUp, "short synthesis before `/ready` turns 200 (its time is logged)"),
         .choice("logLevel", \.logLevel, "trace, debug, info, notice, warning, error, critical"),
         .choice("logFormat", \.logFormat, "`json` (one object per line) or `text`"),

@@ -91,7 +91,7 @@ struct SpeechInputParser: Sendable {
         case .integer: try fields.int(knob.name).map(KnobValue.integer)
         case .unsigned: try fields.uint64(knob.name).map(KnobValue.unsigned)
         case .boolean: try fields.bool(knob.name).map(KnobValue.boolean)
-        case .text: try fields.string(knob.name).map(KnobValue.text)
+        case .text, .choice: try fields.string(knob.name).map(KnobValue.text)
         }
     }
 
@@ -139,7 +139,7 @@ struct SpeechInputParser: Sendable {
             guard var v = try Self.value(fields, knob) else { continue }
             // Every text knob (a sample's transcript, a prompt) is held to the text's rules; prompt tags are what a
             // prompt knob (`prompt`, `refine_prompt`) holds.
-            if case .text(let s) = v {
+            if case .text(let s) = v, case .text = knob.kind {
                 v = .text(try TextPolicy.check(s, field: knob.name, markup: config.markup,
                                                promptTags: knob.name.hasSuffix("prompt")))
             }

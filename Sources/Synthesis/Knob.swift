@@ -13,6 +13,8 @@ public struct Knob: Sendable, Equatable {
         case unsigned
         case boolean
         case text(maxLength: Int)
+        /// One of a few names, held as `.text` (`stream_mode`: `exact` or `fast`).
+        case choice([String])
     }
 
     public var name: String
@@ -59,6 +61,7 @@ public struct Knob: Sendable, Equatable {
         case .unsigned: "0...\(UInt64.max)"
         case .boolean: "true or false"
         case .text(let n): "at most \(n) characters"
+        case .choice(let names): names.map { "`\($0)`" }.joined(separator: " or ")
         }
     }
 
@@ -75,6 +78,11 @@ public struct Knob: Sendable, Equatable {
         case (.integer(let r), .integer(let i)):
             guard r.contains(i) else { throw fail("must be an integer in \(limitText), got \(i)") }
         case (.unsigned, .unsigned), (.boolean, .boolean): break
+        case (.choice(let names), .text(let s)):
+            guard names.contains(s) else {
+                throw SynthesisError(.invalidRequest, "must be one of \(names.joined(separator: ", ")), got '\(s)'",
+                                     field: name, code: "invalid_choice")
+            }
         case (.text(let n), .text(let s)):
             // Characters are Unicode code points, as JSON Schema's maxLength counts them.
             guard s.unicodeScalars.count <= n else {
@@ -94,6 +102,7 @@ public struct Knob: Sendable, Equatable {
         case .unsigned: "an integer in [0, \(UInt64.max)]"
         case .boolean: "a boolean (true or false)"
         case .text: "a string"
+        case .choice(let names): "one of \(names.joined(separator: ", "))"
         }
     }
 
@@ -107,6 +116,7 @@ public struct Knob: Sendable, Equatable {
         case .unsigned: value = UInt64(t).map(KnobValue.unsigned)
         case .boolean: value = Self.boolean(t).map(KnobValue.boolean)
         case .text: value = .text(text)
+        case .choice: value = .text(t)
         }
         guard let value else {
             throw SynthesisError(.invalidRequest, "must be \(kindName), got '\(text)'", field: name, code: "invalid_type")

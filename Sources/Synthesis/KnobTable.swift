@@ -33,6 +33,16 @@ public struct KnobTable: Sendable, Equatable {
         return out
     }
 
+    /// The same table with another default for one knob (a server setting such as `streamMode` chooses what requests
+    /// get when they do not say). Throws when the value is outside the knob's limits.
+    public func defaulting(_ name: String, to value: KnobValue) throws(SynthesisError) -> KnobTable {
+        guard let i = knobs.firstIndex(where: { $0.name == name }) else { return self }
+        try knobs[i].check(value)
+        var out = self
+        out.knobs[i].defaultValue = value
+        return out
+    }
+
     /// The values of one request: the given ones checked against their limits, the defaults for the rest. A name
     /// the table does not have is refused with an error that names it.
     public func resolve(_ given: [String: KnobValue]) throws(SynthesisError) -> KnobValues {

@@ -52,6 +52,10 @@ struct KnobTableTests {
         #expect(topP["exclusiveMinimum"] as? Double == 0 && topP["maximum"] as? Double == 1 && topP["default"] as? Double == 0.7)
         let maxNew = try #require(properties["max_new_token"] as? [String: Any])
         #expect(maxNew["maximum"] as? Int == 2048 && maxNew["default"] as? Int == 2048)
+        let mode = try #require(properties["stream_mode"] as? [String: Any])
+        // Every knob may also be sent as null (its default), so the enum lists null too.
+        #expect((mode["enum"] as? [Any])?.compactMap { $0 as? String } == ["exact", "fast"])
+        #expect(mode["default"] as? String == "exact")
     }
 
     @Test("the README's knob and configuration tables are the ones the tables print")

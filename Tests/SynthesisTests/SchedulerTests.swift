@@ -101,6 +101,32 @@ struct SchedulerTests {
         #expect((zip(audio, oneShot).map { abs($0 - $1) }.max() ?? 1) < 1e-5)
     }
 
+    @Test("exact streaming's first chunk leaves at the look-ahead's step, fast streaming's within 10 steps")
+    func firstAudioByMode() async throws {
+        let exactSteps = StreamingVocoder(model: Self.engine.model).stepsToFirstAudio
+        for (mode, bound) in [("exact", exactSteps), ("fast", 10)] {
+            let p = try parameters(seed: 5, steps: 120, ["stream_mode": .text(mode)])
+            let (audio, firstSteps, chunks): ([Float], Int, Int) = try await withScheduler { scheduler in
+                let job = try scheduler.submit(request("m", "streaming test", p))
+                var audio: [Float] = [], first: Int?, chunks = 0
+                for try await chunk in job.audio {
+                    first = first ?? job.steps
+                    audio += chunk
+                    chunks += 1
+                }
+                return (audio, first ?? -1, chunks)
+            }
+            // The step count is read when the chunk arrives; the compute thread may be a step or two further on.
+            #expect(firstSteps >= 1 && firstSteps <= bound + 2, "\(mode): first audio after \(firstSteps) steps")
+            #expect(chunks >= 6, "\(mode): \(chunks) chunks")
+            #expect(audio.count == (2 * 120 - 1) * 256, "\(mode): \(audio.count) samples")
+        }
+        #expect { try parameters(seed: 1, steps: 4, ["stream_mode": .text("slow")]) } throws: { error in
+            let e = error as! SynthesisError
+            return e.field == "stream_mode" && e.message == "must be one of exact, fast, got 'slow'"
+        }
+    }
+
     @Test("a cancelled job leaves the batch at the next step and its stream ends with an error")
     func cancellation() async throws {
         try await withScheduler { scheduler in

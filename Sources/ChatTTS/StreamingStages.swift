@@ -1,0 +1,147 @@
+import Tensors
+
+/// The vocoder's layers as a chain of time-local stages, each computed once per frame as its inputs become final.
+///
+/// Every stage maps input frames to output frames with a bounded context: output frame t reads input frames
+/// t - radius ... t + radius (zeros outside the signal, as the reference pads). A stage may emit output t once input
+/// t + radius is final, or at the end of the sequence, when the padding is the signal's own end. So a streamed
+/// utterance computes each layer's frames exactly once, like the one-shot pass, instead of re-decoding the
+/// look-ahead margins of every chunk.
+struct StreamingStage: Sendable {
+    let radius: Int
+    let inChannels: Int
+    let outChannels: Int
+    /// window: [n + 2 radius, inChannels], input frames first - radius ..< first + n + radius (zeros outside the
+    /// signal). Returns the n output frames [n, outChannels].
+    let compute: @Sendable (_ window: Tensor, _ n: Int, _ pool: WorkerPool?) -> Tensor
+}
+
+/// Frames first..<end of one stage's input, in a buffer that forgets what no later output needs.
+struct FrameBuffer {
+    let channels: Int
+    private(set) var first = 0
+    private var values: [Float] = []
+
+    init(channels: Int) { self.channels = channels }
+
+    var end: Int { first + values.count / channels }
+
+    mutating func append(_ frames: UnsafePointer<Float>, count: Int) {
+        values.append(contentsOf: UnsafeBufferPointer(start: frames, count: count * channels))
+    }
+
+    /// Frames lo..<hi, zeros where they fall outside 0..<end (only the signal's own padding is ever asked for).
+    func window(_ lo: Int, _ hi: Int) -> Tensor {
+        precondition(lo >= first || lo < 0, "frame \(lo) was already dropped (kept from \(first))")
+        let out = Tensor(zeros: [hi - lo, channels])
+        let a = max(lo, 0), b = min(hi, end)
+        if b > a {
+            values.withUnsafeBufferPointer { src in
+                (out.pointer + (a - lo) * channels).update(from: src.baseAddress! + (a - first) * channels,
+                                                           count: (b - a) * channels)
+            }
+        }
+        return out
+    }
+
+    /// Forgets frames before `frame`.
+    mutating func drop(before frame: Int) {
+        let n = min(frame, end) - first
+        guard n > 0 else { return }
+        values.removeFirst(n * channels)
+        first += n
+    }
+}
+
+extension StreamingStage {
+    /// A convolution (`TimeConv1d`, stride 1), then `post` on its output rows.
+    static func conv(_ conv: TimeConv1d, post: (@Sendable (UnsafeMutablePointer<Float>, Int) -> Void)? = nil)
+        -> StreamingStage
+    {
+        precondition(conv.stride == 1 && conv.dilation * (conv.kernelSize - 1) == 2 * conv.padding,
+                     "a streaming stage needs a same-length convolution")
+        let r = conv.padding, c = conv.outChannels
+        return StreamingStage(radius: r, inChannels: conv.inChannels, outChannels: c) { window, n, pool in
+            let full = Tensor(zeros: [window.shape[0], c])
+            splitRows(n, pool: pool) { rows in conv.compute(window, rows: (rows.lowerBound + r)..<(rows.upperBound + r), into: full) }
+            let out = Tensor(zeros: [n, c])
+            out.pointer.update(from: full.pointer + r * c, count: n * c)
+            post?(out.pointer, n * c)
+            return out
+        }
+    }
+
+    /// A ConvNeXt block: depthwise conv and LayerNorm over the window, then the pointwise MLP and the residual on
+    /// the n rows only.
+    static func block(_ block: ConvNeXtBlock) -> StreamingStage {
+        let r = block.depthwise.padding, c = block.channels
+        return StreamingStage(radius: r, inChannels: c, outChannels: c) { window, n, pool in
+            let y = Tensor(zeros: [window.shape[0], c])
+            // Two passes, as `ConvNeXtBlock` does: the residual updates rows that neighbouring rows' convolution reads.
+            splitRows(n, pool: pool) { rows in
+                let inWindow = (rows.lowerBound + r)..<(rows.upperBound + r)
+                block.depthwise.compute(window, rows: inWindow, into: y)
+                Kernels.layerNorm(y.pointer + inWindow.lowerBound * c, weight: block.normWeight.pointer,
+                                  bias: block.normBias.pointer, eps: 1e-6, rows: inWindow.count, dim: c,
+                                  out: y.pointer + inWindow.lowerBound * c)
+            }
+            splitRows(n, pool: pool) { rows in block.mlp(window, y, rows: (rows.lowerBound + r)..<(rows.upperBound + r)) }
+            let out = Tensor(zeros: [n, c])
+            out.pointer.update(from: window.pointer + r * c, count: n * c)
+            return out
+        }
+    }
+
+    /// A frame-by-frame step (radius 0).
+    static func pointwise(channels: Int, outChannels: Int? = nil,
+                          _ body: @escaping @Sendable (Tensor, WorkerPool?) -> Tensor) -> StreamingStage {
+        StreamingStage(radius: 0, inChannels: channels, outChannels: outChannels ?? channels) { window, _, pool in
+            body(window, pool)
+        }
+    }
+}
+
+/// The rows of a stage's chunk, split across the pool from 32 rows on (two halves of a 24-step chunk's 48 mel
+/// frames are worth two threads; smaller pieces are not).
+func splitRows(_ rows: Int, pool: WorkerPool?, _ body: @escaping (Range<Int>) -> Void) {
+    forEachChunk(rows: rows, pool: pool, minimum: 16, body)
+}
+
+extension Decoder {
+    /// The decoder as streaming stages: hidden-state halves (mel-rate frames) in, mel frames out.
+    var streamingStages: [StreamingStage] {
+        let s = stack, coef = coef, mel = melChannels
+        var stages: [StreamingStage] = [
+            .conv(s.convIn0, post: { Kernels.gelu($0, count: $1) }),
+            .conv(s.convIn2),
+        ]
+        stages += s.blocks.map { .block($0) }
+        stages.append(.conv(s.convOut))
+        stages.append(.conv(outConv, post: { p, count in
+            for i in 0..<count { p[i] *= coef.pointer[i % mel] }
+        }))
+        return stages
+    }
+}
+
+extension Vocos {
+    /// The backbone and head as streaming stages: mel frames in, windowed inverse-FFT frames [nFFT] out.
+    var streamingStages: [StreamingStage] {
+        let v = self
+        var stages: [StreamingStage] = [.conv(embed, post: { p, count in
+            Kernels.layerNorm(p, weight: v.normWeight.pointer, bias: v.normBias.pointer, eps: 1e-6,
+                              rows: count / v.dim, dim: v.dim, out: p)
+        })]
+        stages += blocks.map { .block($0) }
+        stages.append(.pointwise(channels: dim, outChannels: nFFT) { x, _ in
+            let t = x.shape[0]
+            Kernels.layerNorm(x.pointer, weight: v.finalWeight.pointer, bias: v.finalBias.pointer, eps: 1e-6, rows: t,
+                              dim: v.dim, out: x.pointer)
+            let (re, im) = v.spectrum(x)
+            let frames = Tensor(zeros: [t, v.nFFT])
+            v.inverseFrames(re: re, im: im, range: 0..<t, into: frames.pointer)
+            return frames
+        })
+        return stages
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The service against the engine, in one run on one machine: what a user of `chattts serve` gets next to what the
+# engine makes by itself.
+#
+#   python3 scripts/reference/make_fixtures.py --full-size /tmp/full-asset      # once: the full-size random model
+#   scripts/bench/service-vs-engine.sh [ASSETS]      # default /tmp/full-asset/asset; about 6 minutes
+#
+# For each max batch B in BATCHES (8 16 32):
+#   engine:  `chattts say` with B copies of the text at once (94 steps each, 2.0 s of audio, no refinement): audio
+#            seconds per second of synthesis (the model's load not counted), i.e. 1 / its real-time factor;
+#   service: `chattts serve --max-batch B` (per-client limits off, one address sends everything), CLIENTS (16)
+#            closed-loop clients of the same request on /v1/tts, PCM streamed: audio seconds per second;
+#   and the ratio service / engine at the batch the service runs (min(B, CLIENTS)).
+# Then one client (B = 8): time to first audio and real-time factor, exact streaming (the default) and
+# `--stream-mode fast`. Output: Benchmarks/service-<date>.txt (OUT=... for another path).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+assets=${1:-/tmp/full-asset/asset}
+port=${PORT:-18095}
+batches=${BATCHES:-8 16 32}
+clients=${CLIENTS:-16}
+steps=${STEPS:-94}
+binary=${BINARY:-.build/release/chattts}
+text=${TEXT:-Hello from the ChatTTS benchmark.}
+out=${OUT:-Benchmarks/service-$(date -u +%Y-%m-%d).txt}
+[ -f "$assets/gpt/config.json" ] || { echo "no model at $assets: python3 scripts/reference/make_fixtures.py --full-size /tmp/full-asset" >&2; exit 2; }
+
+[ -n "${BINARY:-}" ] || make release >/dev/null
+work=$(mktemp -d)
+server_pid=
+stop_server() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=
+    fi
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+
+start_server() {
+    "$binary" serve --assets "$assets" --no-verify-assets --host 127.0.0.1 --port "$port" --rate-limit 0 \
+        --max-concurrent-per-client 0 --no-refine --log-level warning "$@" >"$work/server.log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 600); do
+        curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && return 0
+        kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+        sleep 0.5
+    done
+    echo "the server did not become ready" >&2
+    exit 1
+}
+
+request=(--endpoint tts --no-refine --min-new-tokens "$steps" --max-new-tokens "$steps" --format pcm --stream audio
+         --voice '' --seed 1 --text "$text")
+bench() { "$binary" bench --url "http://127.0.0.1:$port" "${request[@]}" "$@"; }
+field() { awk -v key="$1" -v n="$2" 'index($0, key) == 1 {print $n; exit}'; }
+
+{
+    echo "# scripts/bench/service-vs-engine.sh $assets, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "# machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# binary: $binary; requests: /v1/tts, no refinement, $steps steps (2.0 s of audio), PCM streamed; \"$text\""
+    echo "# engine: chattts say with B texts at once (its real-time factor excludes the model's load)"
+    echo
+    printf '%-10s %14s %14s %8s %16s %16s\n' "max batch" "engine s/s" "service s/s" "ratio" "service TTFA p50" "service latency"
+} >"$work/report.txt"
+
+for b in $batches; do
+    run=$(( b < clients ? b : clients ))
+    texts=()
+    for _ in $(seq 1 "$run"); do texts+=(--text "$text"); done
+    "$binary" say --assets "$assets" "${texts[@]}" --min-new-token "$steps" --max-new-token "$steps" --no-refine --seed 1 \
+        --output "$work/engine.wav" 2>"$work/say-$b.txt" >/dev/null
+    engine_rtf=$(sed -n 's/.*real-time factor \([0-9.]*\).*/\1/p' "$work/say-$b.txt")
+    engine=$(python3 -c "print(round(1 / $engine_rtf, 2))")
+    start_server --max-batch "$b"
+    bench -c "$clients" -n "$clients" >/dev/null          # warm: caches grown, the step-time estimates made
+    bench -c "$clients" -n $(( clients * 3 )) >"$work/service-$b.txt"
+    stop_server
+    service=$(field "audio " 4 <"$work/service-$b.txt")
+    ttfa=$(field "time to first audio" 6 <"$work/service-$b.txt")
+    latency=$(field "latency" 3 <"$work/service-$b.txt")
+    ratio=$(python3 -c "print(f'{$service / $engine:.0%}')")
+    printf '%-10s %14s %14s %8s %13s ms %13s ms\n' "$b" "$engine" "$service" "$ratio" "$ttfa" "$latency" >>"$work/report.txt"
+done
+
+{
+    echo
+    echo "one client, max batch 8, 8 requests each (engine alone: the b=1 real-time factor of chattts say):"
+    "$binary" say --assets "$assets" --text "$text" --min-new-token "$steps" --max-new-token "$steps" --no-refine --seed 1 \
+        --output "$work/one.wav" 2>"$work/say-1.txt" >/dev/null
+    echo "engine b=1: real-time factor $(sed -n 's/.*real-time factor \([0-9.]*\).*/\1/p' "$work/say-1.txt")"
+} >>"$work/report.txt"
+for mode in exact fast; do
+    start_server --max-batch 8 --stream-mode "$mode"
+    bench -c 1 -n 2 >/dev/null
+    bench -c 1 -n 8 >"$work/one-$mode.txt"
+    stop_server
+    printf 'stream_mode %-6s time to first audio p50 %s ms (p95 %s ms), real-time factor p50 %s\n' "$mode" \
+        "$(field "time to first audio" 6 <"$work/one-$mode.txt")" "$(field "time to first audio" 9 <"$work/one-$mode.txt")" \
+        "$(field "real-time factor" 4 <"$work/one-$mode.txt")" >>"$work/report.txt"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/report.txt"
+{
+    echo
+    echo "## raw outputs"
+    for f in "$work"/say-*.txt "$work"/service-*.txt "$work"/one-*.txt; do
+        echo "### $(basename "$f")"
+        cat "$f"
+    done
+} >>"$work/report.txt"
+mkdir -p "$(dirname "$out")"
+cp "$work/report.txt" "$out"
+sed -n '1,/^## raw/p' "$out"
