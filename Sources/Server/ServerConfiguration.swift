@@ -117,7 +117,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         .seconds("headerTimeout", \.headerTimeout, above: 0, open: true,
                  "seconds a client may take to send a request's headers (slowloris); then the connection is closed"),
         .seconds("bodyTimeout", \.bodyTimeout, above: 0, open: true,
-                 "seconds a client may take to send a request's body; then 408 and the connection is closed"),
+                 "seconds a client may take to send a request's body; then the connection is closed (no answer: the request never arrived whole)"),
         .seconds("idleTimeout", \.idleTimeout, above: 0, open: true, "seconds an idle keep-alive connection stays open"),
         .integer("maxConnections", \.maxConnections, 1...1_000_000, "open connections; more are closed at once"),
         .seconds("drainTimeout", \.drainTimeout, above: 0, open: false,
