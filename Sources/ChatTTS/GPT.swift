@@ -191,6 +191,8 @@ struct Attention {
     /// and values at positions length..<length + count. out: [rows, heads * headDim].
     func run(layer: Int, qkv: UnsafeMutablePointer<Float>, qkvStride: Int, out: UnsafeMutablePointer<Float>,
              pool: WorkerPool) {
+        // Prompts (many rows of one sequence) in query tiles (`PromptAttention.swift`); the others row by row.
+        runBlocked(layer: layer, qkv: qkv, qkvStride: qkvStride, out: out, pool: pool)
         let tasks = caches.count * heads
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tasks * maxContext))
         defer { scratch.deallocate() }
@@ -198,6 +200,7 @@ struct Attention {
         let work = zip(caches, counts).reduce(0) { $0 + ($1.0.length + $1.1) * $1.1 } * heads * headDim
         let body: (Int) -> Void = { t in
             let (s, head) = t.quotientAndRemainder(dividingBy: heads)
+            if self.blocked(s) { return }
             self.attend(sequence: s, head: head, layer: layer, buffers: shared, qkvStride: qkvStride,
                         scores: shared.scratch + t * maxContext)
         }
