@@ -28,3 +28,7 @@ public func avx2AttentionTileMix(
                          KVFloat32.self, keys: keys, dim: dim, out: out, outStride: outStride, fused: true)
     }
 }
+
+public func avx2AttentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, zeroTo: Int) {
+    attentionSoftmax(x, count: count, zeroTo: zeroTo, fused: true)
+}

@@ -28,3 +28,7 @@ public func avx512AttentionTileMix(
                          KVFloat32.self, keys: keys, dim: dim, out: out, outStride: outStride, fused: true)
     }
 }
+
+public func avx512AttentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, zeroTo: Int) {
+    attentionSoftmax(x, count: count, zeroTo: zeroTo, fused: true)
+}

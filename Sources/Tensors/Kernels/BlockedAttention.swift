@@ -8,9 +8,10 @@ import TensorsSIMD
 /// Row by row (`attentionScores`, `softmax`, `attentionMix`), each query reads every key and value once: a 2,000-row
 /// prompt reads each of them 2,000 times per head and layer. Here a tile of up to 16 rows reads each key once per 8
 /// rows (`attentionTileScores`, two key tiles by 8 queries per pass) and each value once per 4 rows
-/// (`attentionTileMix`), with the scores of the whole tile in scratch between the two (two passes, the exact
-/// softmax of `Kernels.softmax` per row in between, so no online rescaling). Results differ from the row-by-row
-/// path only in the order of float32 sums (`KernelBlockedAttentionTests` holds them within nmse 1e-10).
+/// (`attentionTileMix`), with the scores of the whole tile in scratch between the two (two passes, an exact softmax
+/// per row in between, so no online rescaling: `attentionSoftmax`, `Kernels.softmax`'s steps and exp compiled for
+/// the instruction set). Results differ from the row-by-row path only in the order of float32 sums
+/// (`KernelBlockedAttentionTests` holds them within nmse 1e-10).
 extension Kernels {
     /// Query rows per tile (`causalAttention`); a task of the GPT's attention takes one or more tiles.
     public static let attentionQueryTile = 16
@@ -63,8 +64,11 @@ extension Kernels {
             let s = scratch + (j - rows.lowerBound) * stride
             let context = past + j + 1
             let groupEnd = min(rows.upperBound, rows.lowerBound + ((j - rows.lowerBound) / 4 + 1) * 4)
-            softmax(s, count: context)
-            (s + context).update(repeating: 0, count: past + groupEnd - context)
+            switch isa {
+            case .avx512: avx512AttentionSoftmax(s, count: context, zeroTo: past + groupEnd)
+            case .avx2: avx2AttentionSoftmax(s, count: context, zeroTo: past + groupEnd)
+            case .baseline: attentionSoftmax(s, count: context, zeroTo: past + groupEnd, fused: false)
+            }
         }
         j = rows.lowerBound
         while j < rows.upperBound {
