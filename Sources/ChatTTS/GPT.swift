@@ -114,13 +114,15 @@ public struct GPT: Sendable {
         let gateUp = Tensor(zeros: [rows, 2 * m])              // gate | up per row
         let act = Tensor(zeros: [rows, m])
         var positions = [Int](repeating: 0, count: rows)
+        var sequenceOf = [Int](repeating: 0, count: rows)
         var firstRow = [Int](repeating: 0, count: caches.count)
         var row = 0
         for (s, (cache, n)) in zip(caches, counts).enumerated() {
             firstRow[s] = row
-            for j in 0..<n { positions[row + j] = cache.length + j }
+            for j in 0..<n { (positions[row + j], sequenceOf[row + j]) = (cache.length + j, s) }
             row += n
         }
+        let rowPositions = positions, rowSequences = sequenceOf
         let attention = Attention(heads: c.numHeads, kvHeads: c.numKVHeads, headDim: hd, caches: caches,
                                   counts: counts, firstRows: firstRow)
 
@@ -131,10 +133,11 @@ public struct GPT: Sendable {
             rope.apply(qkv.pointer, tokens: rows, heads: c.numHeads, positions: positions, tokenStride: qkvDim)
             rope.apply(qkv.pointer + qDim, tokens: rows, heads: c.numKVHeads, positions: positions, tokenStride: qkvDim)
             // Append this layer's keys and values, then attend per sequence over its own cache.
-            for (s, (cache, n)) in zip(caches, counts).enumerated() {
-                for j in 0..<n {
-                    let src = qkv.pointer + (firstRow[s] + j) * qkvDim
-                    cache.store(layer: li, position: cache.length + j, k: src + qDim, v: src + qDim + kvDim)
+            forEachRows(rows) { range in
+                for r in range {
+                    let src = qkv.pointer + r * qkvDim
+                    caches[rowSequences[r]].store(layer: li, position: rowPositions[r], k: src + qDim,
+                                                  v: src + qDim + kvDim)
                 }
             }
             attention.run(layer: li, qkv: qkv.pointer, qkvStride: qkvDim, out: attn.pointer, pool: pool)
@@ -143,10 +146,12 @@ public struct GPT: Sendable {
             Kernels.rmsNorm(x.pointer, weight: layer.postNorm.pointer, eps: c.rmsNormEps, rows: rows, dim: h,
                             out: normed.pointer)
             Kernels.packedProduct(layer.gateUp, x: normed.pointer, batch: rows, y: gateUp.pointer, pool: pool)
-            for r in 0..<rows {
-                let g = gateUp.pointer + r * 2 * m
-                Kernels.siluMul(gate: g, up: g + m, count: m)
-                (act.pointer + r * m).update(from: g, count: m)
+            forEachRows(rows) { range in
+                for r in range {
+                    let g = gateUp.pointer + r * 2 * m
+                    Kernels.siluMul(gate: g, up: g + m, count: m)
+                    (act.pointer + r * m).update(from: g, count: m)
+                }
             }
             Kernels.packedProduct(layer.down, x: act.pointer, batch: rows, y: x.pointer, accumulate: true, pool: pool)
             debug?.record("gpt.layer.\(li)", x)
@@ -191,6 +196,8 @@ struct Attention {
     /// and values at positions length..<length + count. out: [rows, heads * headDim].
     func run(layer: Int, qkv: UnsafeMutablePointer<Float>, qkvStride: Int, out: UnsafeMutablePointer<Float>,
              pool: WorkerPool) {
+        // Prompts (many rows of one sequence) in query tiles (`PromptAttention.swift`); the others row by row.
+        runBlocked(layer: layer, qkv: qkv, qkvStride: qkvStride, out: out, pool: pool)
         let tasks = caches.count * heads
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tasks * maxContext))
         defer { scratch.deallocate() }
@@ -198,6 +205,7 @@ struct Attention {
         let work = zip(caches, counts).reduce(0) { $0 + ($1.0.length + $1.1) * $1.1 } * heads * headDim
         let body: (Int) -> Void = { t in
             let (s, head) = t.quotientAndRemainder(dividingBy: heads)
+            if self.blocked(s) { return }
             self.attend(sequence: s, head: head, layer: layer, buffers: shared, qkvStride: qkvStride,
                         scores: shared.scratch + t * maxContext)
         }

@@ -26,6 +26,12 @@ struct BenchEngine: AsyncParsableCommand {
     @Option(help: "Timed decode steps per batch size (after the prefill step).")
     var steps: Int = 64
 
+    @Option(help: "Prompt lengths of the prefill table, comma-separated (empty: no table).")
+    var prefill: String = "100,1000,2000"
+
+    @Option(name: .customLong("prefill-runs"), help: "Runs of each prefill length (the best is printed).")
+    var prefillRuns: Int = 1
+
 
     @Option(name: .customLong("reference-python"),
             help: "Python with the official chattts package: also time the reference implementation.")
@@ -49,6 +55,9 @@ struct BenchEngine: AsyncParsableCommand {
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard prefillRuns >= 1, prefillList.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--prefill must list lengths >= 1 and --prefill-runs be >= 1")
+        }
         guard batchList.allSatisfy({ $0 >= 1 }), !batchList.isEmpty else {
             throw ValidationError("--batches must list sizes >= 1")
         }
@@ -58,6 +67,9 @@ struct BenchEngine: AsyncParsableCommand {
     }
 
     var batchList: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var prefillList: [Int] {
+        prefill.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
     var assets: String { engine.assetFolder }
     var threads: Int? { engine.threads }
 
@@ -123,6 +135,7 @@ struct BenchEngine: AsyncParsableCommand {
             }
         }
         print("")
+        Self.printPrefill(rows, lengths: prefillList)
         for r in rows {
             print(String(format: "%@: load %.2f s; vocoder (decoder + Vocos) %.3f s per second of audio "
                          + "(%.2f s of audio in %.3f s); decoder %.3f, Vocos %.3f s per second of audio; "
@@ -205,7 +218,7 @@ struct BenchEngine: AsyncParsableCommand {
         let audio = Double(samples) / Double(model.sampleRate)
         let b1 = perBatch["1"] ?? 0
         let headBytes = model.embed.headCodePacked.bytes
-        return [
+        var result: [String: Any] = [
             "dtype": format.rawValue,
             "load_s": loadSeconds,
             "batches": perBatch,
@@ -222,6 +235,9 @@ struct BenchEngine: AsyncParsableCommand {
             "bandwidth_gbs": try Self.measureBandwidth(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                                        hugePages: true).all,
         ]
+        // After the peak RSS: a long prompt's cache is not part of the decode figures.
+        result.merge(try measurePrefill(model)) { $1 }
+        return result
     }
 
     func runChild(format: String) throws -> [String: Any] {

@@ -72,6 +72,11 @@ extension Kernels {
         pool: WorkerPool? = nil, isa: KernelISA = .best
     ) {
         let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
+        // Many rows (a prompt): matrix-matrix kernels (`PrefillProducts.swift`).
+        if batch >= prefillMinimumBatch && prefillPathsEnabled && hasPrefillKernel(w, isa: isa) {
+            prefillProduct(w, x: x, ldx: ldx, batch: batch, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
+            return
+        }
         let work = w.panels * w.cols * 16 * max(batch, 1)
         guard let pool, pool.threads > 1, work >= 1 << 16, w.panels > PanelLayout.block else {
             packedProduct(w, panels: 0..<w.panels, x: x, ldx: ldx, batch: batch, y: y, ldy: ldy,

@@ -1,0 +1,128 @@
+import CKernels
+import TensorsSIMD
+import Synchronization
+
+/// Products of a `PackedMatrix` with many input rows: a prompt's prefill, where every projection sees hundreds or
+/// thousands of rows at once.
+///
+/// The decode kernels (`PackedProducts.swift`) stream the weights once for a few rows and are bound by memory; with
+/// many rows the same weights are reused hundreds of times, so the work is arithmetic. These kernels (C,
+/// `CKernels/prefill.c`) keep a block of weights in L2 and run register tiles of 2 panels x 6 (int8, VPDPBUSD) or
+/// 2 panels x 8 (bfloat16, VDPBF16PS) input rows over it.
+///
+/// Results: int8 is bit-identical to the decode kernel (exact int32 sums per group, the same float epilogue), so a
+/// row's result never depends on the batch. bfloat16 rounds the input rows to bfloat16 first (VDPBF16PS multiplies
+/// two bfloat16 values), which the decode kernel does not: a row differs from its decode result by that rounding,
+/// nmse about 1e-6 (`KernelPrefillTests` holds it under 1e-4, and exactly to the reference over the rounded rows).
+extension Kernels {
+    /// Batches from this size on take the prefill kernels where `hasPrefillKernel`. Measured on 2 Zen 5 cores
+    /// (CKernels harness, 2304 x 768 int8): the int8 kernel is 2x the decode kernel's speed at 1000 rows and already
+    /// faster at 16; below that a decode step's few rows keep the kernels they were tuned with.
+    public static let prefillMinimumBatch = 16
+
+    /// Whether the prompt paths (these products, `causalAttention` in the GPT) run where they apply: on, except
+    /// while `chattts bench engine` measures the decode paths on the same prompt (before/after in one process).
+    /// Process-wide like `KernelISA.select`; results of int8 products are the same either way.
+    public static var prefillPathsEnabled: Bool {
+        get { prefillSwitch.load(ordering: .relaxed) }
+        set { prefillSwitch.store(newValue, ordering: .relaxed) }
+    }
+
+    private static let prefillSwitch = Atomic<Bool>(true)
+
+    /// Whether `prefillProduct` has a kernel for `w` on `isa`: int8 in the VNNI layout, or bfloat16 where the CPU
+    /// has AVX-512 BF16; both need the AVX-512 kernels chosen.
+    public static func hasPrefillKernel(_ w: PackedMatrix, isa: KernelISA = .best) -> Bool {
+        guard isa == .avx512, isa.isSupported else { return false }
+        switch w.format {
+        case .int8: return w.layout == .vnni && KernelISA.vnniSupported && w.groupSize % 16 == 0
+        case .bf16: return CPUFeatures.detected.contains(.avx512BF16)
+        case .f32: return false
+        }
+    }
+
+    /// y[b, r] (+)= sum_k W[r, k] * x[b, k] for b in 0..<batch with the prefill kernels (`hasPrefillKernel` must
+    /// hold): the input rows are converted once (quantized to int8 per group, or rounded to bfloat16), split by rows
+    /// across `pool`, then the weight blocks are split across it.
+    public static func prefillProduct(
+        _ w: PackedMatrix, x: UnsafePointer<Float>, ldx: Int? = nil, batch: Int,
+        y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false, pool: WorkerPool? = nil
+    ) {
+        precondition(hasPrefillKernel(w), "prefillProduct: no prefill kernel for \(w.format) \(w.layout)")
+        let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
+        precondition(ldx >= w.cols && ldy >= w.rows, "prefillProduct: strides \(ldx), \(ldy) too small")
+        if batch == 0 { return }
+        let threads = pool?.threads ?? 1
+        func parallel(_ tasks: Int, _ body: (Int) -> Void) {
+            if let pool, tasks > 1 { pool.run(tasks: tasks, body) } else { for t in 0..<tasks { body(t) } }
+        }
+        // Input rows in contiguous slices per thread.
+        let slices = min(threads, batch)
+        let (perSlice, extraRows) = batch.quotientAndRemainder(dividingBy: slices)
+        func rowRange(_ t: Int) -> Range<Int> {
+            let start = t * perSlice + min(t, extraRows)
+            return start..<(start + perSlice + (t < extraRows ? 1 : 0))
+        }
+        // Weight blocks (8 panels, `PanelLayout.block`) in contiguous runs per thread: each call allocates nothing
+        // (int8) or one repacking buffer (bfloat16).
+        let blocks = (w.panels + PanelLayout.block - 1) / PanelLayout.block
+        let runs = min(threads, blocks)
+        let (perRun, extraBlocks) = blocks.quotientAndRemainder(dividingBy: runs)
+        func panelRange(_ t: Int) -> Range<Int> {
+            let start = (t * perRun + min(t, extraBlocks)) * PanelLayout.block
+            return start..<min(w.panels, start + (perRun + (t < extraBlocks ? 1 : 0)) * PanelLayout.block)
+        }
+        switch w.format {
+        case .int8:
+            let input = PrefillRows<UInt8>(batch: batch, stride: (w.cols + 63) & ~63, groups: w.groups)
+            parallel(slices) { t in
+                let r = rowRange(t)
+                chattts_vnni_quantize_rows(x + r.lowerBound * ldx, Int32(ldx), Int32(r.count), Int32(w.cols),
+                                           Int32(w.groupSize), input.values + r.lowerBound * input.stride,
+                                           Int32(input.stride), input.scales + r.lowerBound * w.groups)
+            }
+            parallel(runs) { t in
+                let p = panelRange(t)
+                chattts_vnni_int8_gemm(w.data.assumingMemoryBound(to: Int8.self), w.scales!, w.sums128!,
+                                       Int32(w.rows), Int32(w.cols), Int32(w.groupSize), Int32(p.lowerBound),
+                                       Int32(p.upperBound), input.values, Int32(input.stride), input.scales,
+                                       Int32(batch), y, Int32(ldy), accumulate ? 1 : 0)
+            }
+        case .bf16:
+            let input = PrefillRows<UInt16>(batch: batch, stride: (w.cols + 31) & ~31, groups: 0)
+            parallel(slices) { t in
+                let r = rowRange(t)
+                chattts_bf16_round_rows(x + r.lowerBound * ldx, Int32(ldx), Int32(r.count), Int32(w.cols),
+                                        input.values + r.lowerBound * input.stride, Int32(input.stride))
+            }
+            parallel(runs) { t in
+                let p = panelRange(t)
+                chattts_bf16_gemm(w.data.assumingMemoryBound(to: UInt16.self), Int32(w.rows), Int32(w.cols),
+                                  Int32(p.lowerBound), Int32(p.upperBound), input.values, Int32(input.stride),
+                                  Int32(batch), y, Int32(ldy), accumulate ? 1 : 0)
+            }
+        case .f32:
+            preconditionFailure("no float32 prefill kernel")
+        }
+    }
+}
+
+/// Input rows converted for the prefill kernels: [batch, stride] values (int8 + 128, or bfloat16 bits) and, for
+/// int8, [batch, groups] scales. `@unchecked Sendable`: each conversion task writes only its own rows, and the
+/// product tasks that follow only read.
+final class PrefillRows<Value>: @unchecked Sendable {
+    let values: UnsafeMutablePointer<Value>
+    let scales: UnsafeMutablePointer<Float>
+    let stride: Int
+
+    init(batch: Int, stride: Int, groups: Int) {
+        self.stride = stride
+        values = .allocate(capacity: max(1, batch * stride))
+        scales = .allocate(capacity: max(1, batch * groups))
+    }
+
+    deinit {
+        values.deallocate()
+        scales.deallocate()
+    }
+}
