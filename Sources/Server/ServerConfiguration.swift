@@ -22,6 +22,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dtype = WeightChoice.auto
     public var threads: Int?
     public var kernels = KernelChoice.auto
+    public var cacheDirectory: String?
     public var refine = true
     public var maxInputCharacters = 4096
     public var maxTextCharacters = 20_000
@@ -83,6 +84,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         .optionalInteger("threads", \.threads, 1...1024, default: "one per core",
                          "compute threads; replicas sharing a host should split the cores"),
         .choice("kernels", \.kernels, "kernel instruction set (`auto`: the best this CPU runs)"),
+        .optionalText("cacheDirectory", \.cacheDirectory, default: "none: each process converts the weights in its own memory",
+                      "writable folder (never the asset folder) for the GPT's converted weights, keyed by their sha256, format and layout: the first start writes a file, later starts map it read-only, and replicas on one host share one copy through the page cache (containers: an emptyDir or volume such as `/var/cache/chattts`)"),
         .boolean("refine", \.refine, "refinement on `/v1/audio/speech`"),
         .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000,
                  "longest `input` of `/v1/audio/speech` (OpenAI's limit); longer texts are split into utterances"),

@@ -126,11 +126,11 @@ struct BenchEngine: AsyncParsableCommand {
         for r in rows {
             print(String(format: "%@: load %.2f s; vocoder (decoder + Vocos) %.3f s per second of audio "
                          + "(%.2f s of audio in %.3f s); decoder %.3f, Vocos %.3f s per second of audio; "
-                         + "read bandwidth right after its steps %.1f GB/s",
+                         + "read bandwidth right after its steps %.1f GB/s; %@",
                          r["dtype"] as! NSString, r["load_s"] as! Double, r["vocoder_s_per_audio_s"] as! Double,
                          r["vocoder_audio_s"] as! Double, r["vocoder_s"] as! Double,
                          r["decoder_s_per_audio_s"] as! Double, r["vocos_s_per_audio_s"] as! Double,
-                         r["bandwidth_gbs"] as? Double ?? 0))
+                         r["bandwidth_gbs"] as? Double ?? 0, (r["weight_cache"] as? String ?? "") as NSString))
         }
         defer { print("load after the run: \(Self.loadAverage())") }
         guard let referencePython else { return }
@@ -161,8 +161,10 @@ struct BenchEngine: AsyncParsableCommand {
 
     func measure(format: WeightFormat) throws -> [String: Any] {
         let started = Date()
-        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets),
-                                     options: EngineOptions(format: format, threads: threads))
+        // The shared engine flags (--cache-directory included), this child's format.
+        var options = try engine.engineOptions()
+        options.format = format
+        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets), options: options)
         let loadSeconds = Date().timeIntervalSince(started)
         var params = InferCodeParams()
         params.minNewTokens = steps + 1
@@ -208,6 +210,7 @@ struct BenchEngine: AsyncParsableCommand {
         return [
             "dtype": format.rawValue,
             "load_s": loadSeconds,
+            "weight_cache": model.weightCache.description,
             "batches": perBatch,
             "bytes_per_step": Double(model.gpt.weightBytes + headBytes),
             "vocoder_s": best,
