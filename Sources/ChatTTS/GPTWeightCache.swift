@@ -81,13 +81,13 @@ extension GPT {
     static func storeCache(_ layers: [Layer], cache: PackedWeightCache, memory: WeightCacheOptions.Memory,
                            replacing: String?) -> (layers: [Layer], outcome: WeightCacheOutcome) {
         do {
-            try cache.write(layers.flatMap(\.matrices))
+            try cache.write(layers.flatMap(\.matrices), replacing: replacing != nil)
         } catch {
             return (layers, .unavailable(error.description))
         }
         let outcome = WeightCacheOutcome.written(path: cache.path, replacing: replacing)
         guard memory == .shared else { return (layers, outcome) }
-        // Another process may have renamed its own (equally valid) file over ours since: read whichever is there.
+        // Another process's file may be the one in place (it came first, or renamed over ours): read whichever is.
         guard let mapped = try? cache.read() else { return (layers, outcome) }
         return (layers.enumerated().map { i, layer in layer.replacing(mapped[(4 * i)..<(4 * i + 4)]) }, outcome)
     }

@@ -25,9 +25,9 @@ import Darwin
 ///     ..  zeros             up to the data section, at a 2 MiB multiple (huge-page aligned in the file)
 ///     D   blocks            one per matrix, each 64-byte aligned, lengths multiples of 64
 ///
-/// Writing goes to a unique temporary name in the same directory, is fsynced and renamed into place, so a reader
-/// sees a whole file or none; two processes starting together may both write, the last rename wins, and both files
-/// were valid.
+/// Writing goes to a unique temporary name in the same directory, is fsynced and then linked into place (the
+/// first of several processes starting together wins, the others map its file) or renamed over a damaged file, so
+/// a reader sees a whole file or none. A file in use is never written in place: a replica's mapping stays valid.
 public struct PackedWeightCache: Sendable {
     /// One matrix of the file, as the loading process would pack it.
     public struct Spec: Sendable, Equatable {
@@ -194,9 +194,13 @@ public struct PackedWeightCache: Sendable {
     // MARK: Writing
 
     /// Writes `matrices` (packed for `specs`, in order) to a temporary file in `directory` (created if missing),
-    /// fsyncs it and renames it to `path`. Throws `.unwritable` when the directory or the file cannot be written;
+    /// fsyncs it and moves it to `path`. Throws `.unwritable` when the directory or the file cannot be written;
     /// nothing is left behind then.
-    public func write(_ matrices: [PackedMatrix]) throws(PackedWeightCacheError) {
+    ///
+    /// `replacing`: false when there was no file: the temporary file is hard-linked to `path`, which fails if another
+    /// process placed its (equally valid) file first; that one is kept, so replicas starting together end up mapping
+    /// one file, not one each. True (a damaged file is there), or on a file system without hard links: renamed over.
+    public func write(_ matrices: [PackedMatrix], replacing: Bool = false) throws(PackedWeightCacheError) {
         precondition(matrices.count == specs.count, "PackedWeightCache: \(matrices.count) matrices for \(specs.count) specs")
         for (spec, m) in zip(specs, matrices) where !spec.matches(m) {
             throw PackedWeightCacheError(.unwritable, path: path, "matrix \(spec.name) is not packed as \(spec.keyText)")
@@ -254,12 +258,19 @@ public struct PackedWeightCache: Sendable {
             failure = "truncate: \(Self.reason(errno))"
         }
         if failure == nil, fsync(fd) != 0 { failure = "fsync: \(Self.reason(errno))" }
+        #if os(Linux)
+        // Drop the pages the writes cached (small folios, mapped by 4 KiB entries): readers then fault the file in
+        // through the huge-page advice as 2 MiB folios. Measured (kernel 6.18, ext4): 62 of 193 MiB of the
+        // mapping in 2 MiB entries straight after the write, 190 of 193 after this.
+        if failure == nil { _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) }
+        #endif
         close(fd)
-        if failure == nil, rename(temporary, path) != 0 { failure = "rename to \(path): \(Self.reason(errno))" }
-        if let failure {
-            unlink(temporary)
-            throw PackedWeightCacheError(.unwritable, path: temporary, failure)
+        if failure == nil, replacing || link(temporary, path) != 0 && errno != EEXIST {
+            if rename(temporary, path) != 0 { failure = "rename to \(path): \(Self.reason(errno))" }
         }
+        // Linked (or another's file won): the temporary name goes; renamed: it is gone already.
+        unlink(temporary)
+        if let failure { throw PackedWeightCacheError(.unwritable, path: temporary, failure) }
         // The rename itself survives a crash once the directory is synced.
         let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dirFD >= 0 {
