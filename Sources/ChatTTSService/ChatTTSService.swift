@@ -29,7 +29,8 @@ public enum ChatTTSService {
             let checkpoint = "gpt/model.safetensors"
             let digest = try digests[checkpoint]
                 ?? AssetChecksums.sha256(of: URL(fileURLWithPath: config.assets).appendingPathComponent(checkpoint))
-            options.weightCache = WeightCacheOptions(directory: directory, sourceDigest: digest)
+            options.weightCache = WeightCacheOptions(directory: directory, sourceDigest: digest,
+                                                     memory: config.weightMemory == .shared ? .shared : .private)
         }
         return options
     }

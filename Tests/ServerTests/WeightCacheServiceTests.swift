@@ -23,6 +23,9 @@ struct WeightCacheServiceTests {
         #expect(given.weightCache == WeightCacheOptions(directory: "/var/cache/chattts", sourceDigest: "from-the-check"))
         let published = try AssetChecksums(contentsOf: Paths.tinyChecksums).values["gpt/model.safetensors"]
         #expect(try ChatTTSService.engineOptions(config).weightCache?.sourceDigest == published)
+        #expect(given.weightCache?.memory == .shared)
+        config.weightMemory = .private
+        #expect(try ChatTTSService.engineOptions(config).weightCache?.memory == .private)
     }
 
     @Test("an unusable cache directory: the server starts, warns in its log and in /v1/models; a usable one logs its file")
