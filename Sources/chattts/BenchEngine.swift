@@ -43,6 +43,10 @@ struct BenchEngine: AsyncParsableCommand {
     @Flag(name: .customLong("no-kernels"), help: "Skip the kernel table (matrix products alone, each path).")
     var noKernels = false
 
+    @Flag(name: .customLong("compare-weight-memory"),
+          help: "With --cache-directory: decode steps over the shared file mapping against a private huge-page copy of the same file, alternating in one process (BenchWeightMemory.swift).")
+    var compareWeightMemory = false
+
     @Option(help: .hidden)
     var child: String?
 
@@ -68,6 +72,7 @@ struct BenchEngine: AsyncParsableCommand {
 
     func run() async throws {
         _ = try engine.engineOptions()  // selects --kernels, in the children too (they get the same flags)
+        if compareWeightMemory { return try compareWeightMemories() }
         if let child {
             let result = try measure(format: WeightFormat(rawValue: child)!)
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
