@@ -52,7 +52,8 @@ public struct GPT: Sendable {
         let arena = WeightArena()
         // With a cache directory, a valid file replaces the packing (GPTWeightCache.swift).
         let cache = options.weightCache.map { Self.cacheFile($0, config: config, format: format, groupSize: group) }
-        let (cached, cacheProblem) = cache.map { Self.readCache($0, memory: options.weightCache!.memory) } ?? (nil, nil)
+        let (cached, cacheProblem, writerLock) = cache.map { Self.readCache($0, memory: options.weightCache!.memory) }
+            ?? (nil, nil, nil)
         var packedCount = 0
         /// Packs matrices stacked by rows, then lets go of the float32 source pages.
         func pack(_ parts: [Tensor]) throws -> PackedMatrix {
@@ -84,7 +85,7 @@ public struct GPT: Sendable {
         var outcome = cache.map { WeightCacheOutcome.read(path: $0.path) } ?? .off
         if let cache, cached == nil {
             (built, outcome) = Self.storeCache(built, cache: cache, memory: options.weightCache!.memory,
-                                               replacing: cacheProblem)
+                                               replacing: cacheProblem, lock: writerLock)
         }
         layers = built
         weightCache = outcome

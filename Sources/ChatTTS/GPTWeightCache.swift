@@ -65,21 +65,35 @@ extension GPT {
         return PackedWeightCache(directory: options.directory, source: "sha256 \(options.sourceDigest)", specs: specs)
     }
 
-    /// The cached matrices when the file is valid, else nil and why (nil reason: no file yet).
+    /// The cached matrices when the file is valid; else nil, why (nil reason: no file yet), and the writer's lock,
+    /// taken after the first look and held until `storeCache`: a process that waited for another's conversion
+    /// reads its file instead of converting too.
     static func readCache(_ cache: PackedWeightCache, memory: WeightCacheOptions.Memory)
-        -> (matrices: [PackedMatrix]?, problem: String?)
+        -> (matrices: [PackedMatrix]?, problem: String?, lock: PackedWeightCache.WriterLock?)
     {
-        do {
-            return (try cache.read(copyInto: memory == .private ? WeightArena() : nil), nil)
-        } catch {
-            return (nil, error.code == .missing ? nil : error.message)
+        func read() -> ([PackedMatrix]?, String?) {
+            do { return (try cache.read(copyInto: memory == .private ? WeightArena() : nil), nil) } catch {
+                return (nil, error.code == .missing ? nil : error.message)
+            }
         }
+        let first = read()
+        if first.0 != nil { return (first.0, nil, nil) }
+        let lock = cache.lockForWriting()
+        let second = read()
+        if second.0 != nil {
+            lock?.release()
+            return (second.0, nil, nil)
+        }
+        return (nil, second.1, lock)
     }
 
     /// Writes freshly packed layers to the cache and, for shared memory, gives back layers that read the file's
     /// mapping (so the first replica shares its copy too and its private one is freed). A failure keeps `layers`.
     static func storeCache(_ layers: [Layer], cache: PackedWeightCache, memory: WeightCacheOptions.Memory,
-                           replacing: String?) -> (layers: [Layer], outcome: WeightCacheOutcome) {
+                           replacing: String?, lock: PackedWeightCache.WriterLock?)
+        -> (layers: [Layer], outcome: WeightCacheOutcome)
+    {
+        defer { lock?.release() }
         do {
             try cache.write(layers.flatMap(\.matrices), replacing: replacing != nil)
         } catch {

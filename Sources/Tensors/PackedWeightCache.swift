@@ -28,6 +28,8 @@ import Darwin
 /// Writing goes to a unique temporary name in the same directory, is fsynced and then linked into place (the
 /// first of several processes starting together wins, the others map its file) or renamed over a damaged file, so
 /// a reader sees a whole file or none. A file in use is never written in place: a replica's mapping stays valid.
+/// Writers may first take `lockForWriting()`, so that of processes starting together one converts while the others
+/// wait for its file; the lock is an optimization, the link or rename is what keeps files whole.
 public struct PackedWeightCache: Sendable {
     /// One matrix of the file, as the loading process would pack it.
     public struct Spec: Sendable, Equatable {
@@ -277,6 +279,40 @@ public struct PackedWeightCache: Sendable {
             _ = fsync(dirFD)
             close(dirFD)
         }
+    }
+
+    /// Waits for the right to convert and write this key's file (`flock` on `path + ".lock"`, created if missing), so
+    /// that of replicas starting together one converts and the others wait and read its file, instead of each
+    /// converting at once on the same cores. Nil when the lock file cannot be made (the write will fail and say
+    /// why). The lock goes with `WriterLock.release()` or with the process.
+    public func lockForWriting() -> WriterLock? {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return nil }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                close(fd)
+                return nil
+            }
+        }
+        return WriterLock(fd: fd)
+    }
+
+    /// An exclusive `flock` held on a cache file's lock file; released once, by `release()` or `deinit`.
+    public final class WriterLock: @unchecked Sendable {
+        // `@unchecked Sendable`: the descriptor is closed once, by whichever of release() and deinit comes first;
+        // a lock is used by the one loading thread that took it.
+        private var fd: Int32
+
+        init(fd: Int32) { self.fd = fd }
+
+        public func release() {
+            guard fd >= 0 else { return }
+            close(fd)  // closing the only descriptor of the open file releases its flock
+            fd = -1
+        }
+
+        deinit { release() }
     }
 
     // MARK: Helpers
