@@ -90,7 +90,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         .optionalText("cacheDirectory", \.cacheDirectory, default: "none: each process converts the weights in its own memory",
                       "writable folder (never the asset folder) for the GPT's converted weights, keyed by their sha256, format and layout: the first start writes a file, later starts map it read-only, and replicas on one host share one copy through the page cache (containers: an emptyDir or volume such as `/var/cache/chattts`)"),
         .choice("weightMemory", \.weightMemory,
-                "with `cacheDirectory`: `shared` runs on the read-only file mapping (one copy per host; 2 MiB pages where the kernel's page cache has large folios, else 4 KiB ones and slower steps), `private` copies the file into this process's huge pages (no conversion, no sharing); `Benchmarks/replica-memory-*.txt` has both figures"),
+                "with `cacheDirectory`: `shared` runs on the read-only file mapping (one copy per host; 2 MiB pages where the kernel's page cache has large folios, else 4 KiB ones, which may cost speed), `private` copies the file into this process's huge pages (no conversion, no sharing); `Benchmarks/replica-memory-*.txt` has both figures"),
         .boolean("refine", \.refine, "refinement on `/v1/audio/speech`"),
         .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000,
                  "longest `input` of `/v1/audio/speech` (OpenAI's limit); longer texts are split into utterances"),
