@@ -28,6 +28,8 @@ public final class ChatTTSModel: Sendable {
 
     /// How the model was loaded (weight format resolved, thread count).
     public let options: EngineOptions
+    /// What the GPT weight cache did (`EngineOptions.weightCache`), for the start-up log.
+    public let weightCache: WeightCacheOutcome
 
     public convenience init(folder: URL) throws {
         try self.init(folder: folder, options: EngineOptions())
@@ -47,11 +49,15 @@ public final class ChatTTSModel: Sendable {
         let format = options.resolvedFormat(gptParameters: config.parameterCount)
         var resolved = options
         resolved.format = format
+        // The asset folder stays read-only: a cache directory inside it is refused, not written.
+        let refused = options.weightCache.flatMap { Self.refusal(cacheDirectory: $0.directory, assets: folder) }
+        if refused != nil { resolved.weightCache = nil }
         self.options = resolved
         let pool = WorkerPool(threads: resolved.threadCount)
         embed = try Embed(path: folder.appendingPathComponent("Embed.safetensors").path, config: config, format: format,
                           groupSize: resolved.groupSize)
         gpt = try GPT(path: gptFolder + "/model.safetensors", config: config, options: resolved, pool: pool)
+        weightCache = refused.map(WeightCacheOutcome.unavailable) ?? gpt.weightCache
         decoder = try Decoder(path: folder.appendingPathComponent("Decoder.safetensors").path, pool: pool)
         vocos = try Vocos(path: folder.appendingPathComponent("Vocos.safetensors").path, pool: pool)
         let dvaePath = folder.appendingPathComponent(Self.dvaeFile).path
@@ -75,6 +81,15 @@ public final class ChatTTSModel: Sendable {
         }
     }
 
+    /// Why `directory` may not hold the weight cache: it is the asset folder or inside it (symbolic links
+    /// resolved). Nil when it may.
+    static func refusal(cacheDirectory directory: String, assets: URL) -> String? {
+        let resolve = { (url: URL) in url.standardizedFileURL.resolvingSymlinksInPath().path }
+        let cache = resolve(URL(fileURLWithPath: directory)), folder = resolve(assets)
+        guard cache == folder || cache.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/") else { return nil }
+        return "\(directory) is inside the asset folder \(assets.path), which is never written"
+    }
+
     public var hiddenSize: Int { config.hiddenSize }
     /// Waveform samples per generated step (two mel frames of 256 samples).
     public var samplesPerStep: Int { 2 * vocos.hop }
@@ -96,12 +111,16 @@ public struct EngineOptions: Sendable, Equatable {
     /// than the weights' rounding).
     public var kvCache: KVCache.Precision?
 
+    /// Where converted GPT weights are cached between processes (shared by replicas); nil converts in memory.
+    public var weightCache: WeightCacheOptions?
+
     public init(format: WeightFormat? = nil, threads: Int? = nil, groupSize: Int = PackedMatrix.defaultGroupSize,
-                kvCache: KVCache.Precision? = nil) {
+                kvCache: KVCache.Precision? = nil, weightCache: WeightCacheOptions? = nil) {
         self.format = format
         self.threads = threads
         self.groupSize = groupSize
         self.kvCache = kvCache
+        self.weightCache = weightCache
     }
 
     public func resolvedKVCache(format: WeightFormat) -> KVCache.Precision {

@@ -26,6 +26,8 @@ public struct GPT: Sendable {
     public let kvPrecision: KVCache.Precision
     /// Threads of the matrix products and attention; shared with the heads (`ChatTTSModel.step`).
     public let pool: WorkerPool
+    /// Whether the projections came from, went to or bypassed the weight cache (`EngineOptions.weightCache`).
+    public let weightCache: WeightCacheOutcome
     let rope: RopeTable
 
     public init(folder: String, options: EngineOptions = EngineOptions()) throws {
@@ -48,8 +50,15 @@ public struct GPT: Sendable {
         let group = options.groupSize
         // Every layer's matrices in shared huge-page regions: a step streams them all.
         let arena = WeightArena()
+        // With a cache directory, a valid file replaces the packing (GPTWeightCache.swift).
+        let cache = options.weightCache.map { Self.cacheFile($0, config: config, format: format, groupSize: group) }
+        let (cached, cacheProblem, writerLock) = cache.map { Self.readCache($0, memory: options.weightCache!.memory) }
+            ?? (nil, nil, nil)
+        var packedCount = 0
         /// Packs matrices stacked by rows, then lets go of the float32 source pages.
         func pack(_ parts: [Tensor]) throws -> PackedMatrix {
+            defer { packedCount += 1 }
+            if let cached { return cached[packedCount] }
             let cols = parts[0].shape[1]
             var owners: [(Tensor, Int)] = []
             for p in parts { for r in 0..<p.shape[0] { owners.append((p, r)) } }
@@ -60,7 +69,7 @@ public struct GPT: Sendable {
             for p in parts { p.storage.releaseMappedPages() }
             return packed
         }
-        layers = try (0..<config.numLayers).map { i in
+        var built = try (0..<config.numLayers).map { i in
             let l = root.scope("layers").scope(i)
             return Layer(
                 inputNorm: try l("input_layernorm.weight", shape: [h]).copy(),
@@ -73,6 +82,13 @@ public struct GPT: Sendable {
                                    try l("mlp.up_proj.weight", shape: [m, h])]),
                 down: try pack([try l("mlp.down_proj.weight", shape: [h, m])]))
         }
+        var outcome = cache.map { WeightCacheOutcome.read(path: $0.path) } ?? .off
+        if let cache, cached == nil {
+            (built, outcome) = Self.storeCache(built, cache: cache, memory: options.weightCache!.memory,
+                                               replacing: cacheProblem, lock: writerLock)
+        }
+        layers = built
+        weightCache = outcome
         norm = try root("norm.weight", shape: [h]).copy()
         try loader.finish(ignoring: { $0.hasSuffix("embed_tokens.weight") || $0.hasSuffix("rotary_emb.inv_freq") })
         rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, maxPositions: config.maxPositions)

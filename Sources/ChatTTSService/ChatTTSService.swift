@@ -11,19 +11,33 @@ import Tensors
 /// and the tests call this same function; `say` and `bench engine` use `engineOptions` for the same settings.
 public enum ChatTTSService {
     /// Load-time options from the settings; selects the kernel instruction set (process-wide) first.
-    public static func engineOptions(_ config: ServerConfiguration) throws -> EngineOptions {
+    ///
+    /// `digests`: sha256 values already computed for asset files (by relative path, as the start-up check gives
+    /// them); with `cacheDirectory` set, the GPT checkpoint's is the weight cache's key, and it is computed here
+    /// (a few seconds for the full model) when the check did not run.
+    public static func engineOptions(_ config: ServerConfiguration, digests: [String: String] = [:]) throws
+        -> EngineOptions
+    {
         do {
             _ = try KernelISA.select(config.kernels == .auto ? nil : KernelISA(rawValue: config.kernels.rawValue))
         } catch {
             throw ConfigurationError(key: "kernels", message: "cannot be used: \(error)")
         }
         let format = config.dtype == .auto ? nil : WeightFormat(rawValue: config.dtype.rawValue)
-        return EngineOptions(format: format, threads: config.threads)
+        var options = EngineOptions(format: format, threads: config.threads)
+        if let directory = config.cacheDirectory {
+            let checkpoint = "gpt/model.safetensors"
+            let digest = try digests[checkpoint]
+                ?? AssetChecksums.sha256(of: URL(fileURLWithPath: config.assets).appendingPathComponent(checkpoint))
+            options.weightCache = WeightCacheOptions(directory: directory, sourceDigest: digest,
+                                                     memory: config.weightMemory == .shared ? .shared : .private)
+        }
+        return options
     }
 
     /// The engine the settings describe: model, voices and statistics loaded once. The statistics are the
     /// `speakerStatistics` setting's file, else the asset folder's `spk_stat.pt` when it is there.
-    public static func engine(_ config: ServerConfiguration) throws -> ChatTTSEngine {
+    public static func engine(_ config: ServerConfiguration, digests: [String: String] = [:]) throws -> ChatTTSEngine {
         let assets = URL(fileURLWithPath: config.assets)
         let statisticsFile = VoiceLibrary.statisticsFile(
             assets: assets, setting: config.speakerStatistics.map(URL.init(fileURLWithPath:)))
@@ -36,7 +50,7 @@ public enum ChatTTSService {
         } catch {
             throw ConfigurationError(key: "voices", message: "\(error)")
         }
-        let model = try ChatTTSModel(folder: assets, options: try engineOptions(config))
+        let model = try ChatTTSModel(folder: assets, options: try engineOptions(config, digests: digests))
         if let statistics, statistics.dim != model.hiddenSize, let statisticsFile {
             throw ConfigurationError(key: "speakerStatistics", message: "\(statisticsFile.path) holds statistics of "
                                      + "\(statistics.dim) dimensions, the model's hidden size is \(model.hiddenSize)")
@@ -59,11 +73,27 @@ public enum ChatTTSService {
             }
             return try Server.buildApplication(config, engine: engine, logger: logger, warnings: reason.map { [$0] } ?? [])
         }
-        let warnings = try await verifyAssets(config, logger: logger)
+        let (verifyWarnings, digests) = try await verifyAssets(config, logger: logger)
+        var warnings = verifyWarnings
         let started = ContinuousClock.now
-        let engine = try engine(config)
+        let engine = try engine(config, digests: digests)
+        if let warning = logWeightCache(engine.model.weightCache, logger: logger) { warnings.append(warning) }
         return try Server.buildApplication(config, engine: engine, loadTime: .now - started, logger: logger,
                                            warnings: warnings)
+    }
+
+    /// Logs what the weight cache did at load; returns the warning to publish when it could not be used.
+    static func logWeightCache(_ outcome: WeightCacheOutcome, logger: Logger) -> String? {
+        switch outcome {
+        case .off:
+            return nil
+        case .read(let path), .written(let path, _):
+            logger.info("weight cache", metadata: ["outcome": "\(outcome)", "path": "\(path)"])
+            return nil
+        case .unavailable:
+            logger.warning("weight cache unavailable", metadata: ["outcome": "\(outcome)"])
+            return outcome.description
+        }
     }
 
     /// Whether espeak speaks instead of ChatTTS, and the warning to publish then (nil when it was asked for):
@@ -87,11 +117,14 @@ public enum ChatTTSService {
         }
     }
 
-    /// The start-up check of the asset folder; returns the warnings to publish.
-    static func verifyAssets(_ config: ServerConfiguration, logger: Logger) async throws -> [String] {
+    /// The start-up check of the asset folder; returns the warnings to publish and the sha256 of each file read
+    /// (the weight cache's key reuses the checkpoint's).
+    static func verifyAssets(_ config: ServerConfiguration, logger: Logger) async throws
+        -> (warnings: [String], digests: [String: String])
+    {
         let folder = URL(fileURLWithPath: config.assets)
         guard config.verifyAssets else {
-            return ["asset verification is off (verifyAssets false): the files in \(config.assets) are not checked against their sha256"]
+            return (["asset verification is off (verifyAssets false): the files in \(config.assets) are not checked against their sha256"], [:])
         }
         let checksums: AssetChecksums
         do {
@@ -111,6 +144,6 @@ public enum ChatTTSService {
             "files": .stringConvertible(result.digests.count), "mib": .stringConvertible(result.bytes >> 20),
             "ms": .stringConvertible(Int(result.seconds * 1000)),
         ])
-        return result.warnings
+        return (result.warnings, result.digests)
     }
 }

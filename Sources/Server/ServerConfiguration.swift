@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var dtype = WeightChoice.auto
     public var threads: Int?
     public var kernels = KernelChoice.auto
+    public var cacheDirectory: String?
+    public var weightMemory = WeightMemoryChoice.shared
     public var refine = true
     public var maxInputCharacters = 4096
     public var maxTextCharacters = 20_000
@@ -64,6 +66,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Streamed audio's default (`stream_mode`): `exact` one-shot samples, or `fast` first audio at a small error.
     public enum StreamModeChoice: String, Sendable, CaseIterable { case exact, fast }
     public enum KernelChoice: String, Sendable, CaseIterable { case auto, baseline, avx2, avx512 }
+    /// Where weights read from the cache file live: the shared read-only mapping, or a private huge-page copy.
+    public enum WeightMemoryChoice: String, Sendable, CaseIterable { case shared, `private` }
 
     public init() {}
 
@@ -86,6 +90,10 @@ public struct ServerConfiguration: Sendable, Equatable {
         .optionalInteger("threads", \.threads, 1...1024, default: "one per core",
                          "compute threads; replicas sharing a host should split the cores"),
         .choice("kernels", \.kernels, "kernel instruction set (`auto`: the best this CPU runs)"),
+        .optionalText("cacheDirectory", \.cacheDirectory, default: "none: each process converts the weights in its own memory",
+                      "writable folder (never the asset folder) for the GPT's converted weights, keyed by their sha256, format and layout: the first start writes a file, later starts map it read-only, and replicas on one host share one copy through the page cache (containers: an emptyDir or volume such as `/var/cache/chattts`)"),
+        .choice("weightMemory", \.weightMemory,
+                "with `cacheDirectory`: `shared` runs on the read-only file mapping (one copy per host; 2 MiB pages where the kernel's page cache has large folios, else 4 KiB ones, which may cost speed), `private` copies the file into this process's huge pages (no conversion, no sharing); `Benchmarks/replica-memory-*.txt` has both figures"),
         .boolean("refine", \.refine, "refinement on `/v1/audio/speech`"),
         .integer("maxInputCharacters", \.maxInputCharacters, 1...1_000_000,
                  "longest `input` of `/v1/audio/speech` (OpenAI's limit); longer texts are split into utterances"),

@@ -46,8 +46,11 @@ public final class PackedMatrix: @unchecked Sendable {
     let scales: UnsafeMutablePointer<Float>?
     /// VNNI layout only: 128 * the sum of each row's int8 weights per group, placed like the scales.
     let sums128: UnsafeMutablePointer<Int32>?
-    /// The huge-page region holding data, scales and sums (`WeightArena`).
-    private let region: HugePageRegion
+    /// What holds data, scales and sums: a huge-page region (`WeightArena`) or a read-only cache file mapping
+    /// (`PackedWeightCache`).
+    private let region: AnyObject
+    /// Bytes of the block at `data` that holds weights, scales and sums (with their alignment padding).
+    let blockBytes: Int
 
     /// Where the weights of a panel sit.
     public enum Layout: Sendable {
@@ -97,6 +100,7 @@ public final class PackedMatrix: @unchecked Sendable {
             block = (own.base, own)
         }
         region = block.owner
+        blockBytes = total
         data = block.pointer
         scales = format == .int8 ? (block.pointer + dataBytes).bindMemory(to: Float.self, capacity: sideBytes / 4) : nil
         sums128 = layout == .vnni
@@ -130,6 +134,28 @@ public final class PackedMatrix: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// A matrix packed before (by the init above, in this or another process), whose block lies at `block` and
+    /// belongs to `owner`: a cache file mapped read-only, or a region it was copied into. Nothing is converted; the
+    /// caller (`PackedWeightCache`) has checked the block's length and checksum, and that its shape and layout are
+    /// the ones this process would pack. Kernels only ever read `data`, so a read-only mapping is safe here.
+    init(packed block: UnsafeRawPointer, blockBytes: Int, rows: Int, cols: Int, format: WeightFormat, groupSize: Int,
+         layout: Layout, scalesOffset: Int?, sumsOffset: Int?, owner: AnyObject) {
+        self.rows = rows
+        self.cols = cols
+        self.format = format
+        self.groupSize = groupSize
+        self.layout = layout
+        panels = (rows + 15) / 16
+        groups = (cols + groupSize - 1) / groupSize
+        self.blockBytes = blockBytes
+        region = owner
+        let base = UnsafeMutableRawPointer(mutating: block)
+        data = base
+        let sideCount = (rows + 15) / 16 * ((cols + groupSize - 1) / groupSize) * 16
+        scales = scalesOffset.map { (base + $0).bindMemory(to: Float.self, capacity: sideCount) }
+        sums128 = sumsOffset.map { (base + $0).bindMemory(to: Int32.self, capacity: sideCount) }
     }
 
     /// Packs a [rows, cols] float32 tensor.

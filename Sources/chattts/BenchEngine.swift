@@ -49,6 +49,10 @@ struct BenchEngine: AsyncParsableCommand {
     @Flag(name: .customLong("no-kernels"), help: "Skip the kernel table (matrix products alone, each path).")
     var noKernels = false
 
+    @Flag(name: .customLong("compare-weight-memory"),
+          help: "With --cache-directory: decode steps over the shared file mapping against a private huge-page copy of the same file, alternating in one process (BenchWeightMemory.swift).")
+    var compareWeightMemory = false
+
     @Option(help: .hidden)
     var child: String?
 
@@ -80,6 +84,7 @@ struct BenchEngine: AsyncParsableCommand {
 
     func run() async throws {
         _ = try engine.engineOptions()  // selects --kernels, in the children too (they get the same flags)
+        if compareWeightMemory { return try compareWeightMemories() }
         if let child {
             let result = try measure(format: WeightFormat(rawValue: child)!)
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
@@ -139,11 +144,11 @@ struct BenchEngine: AsyncParsableCommand {
         for r in rows {
             print(String(format: "%@: load %.2f s; vocoder (decoder + Vocos) %.3f s per second of audio "
                          + "(%.2f s of audio in %.3f s); decoder %.3f, Vocos %.3f s per second of audio; "
-                         + "read bandwidth right after its steps %.1f GB/s",
+                         + "read bandwidth right after its steps %.1f GB/s; %@",
                          r["dtype"] as! NSString, r["load_s"] as! Double, r["vocoder_s_per_audio_s"] as! Double,
                          r["vocoder_audio_s"] as! Double, r["vocoder_s"] as! Double,
                          r["decoder_s_per_audio_s"] as! Double, r["vocos_s_per_audio_s"] as! Double,
-                         r["bandwidth_gbs"] as? Double ?? 0))
+                         r["bandwidth_gbs"] as? Double ?? 0, (r["weight_cache"] as? String ?? "") as NSString))
         }
         defer { print("load after the run: \(Self.loadAverage())") }
         guard let referencePython else { return }
@@ -174,8 +179,10 @@ struct BenchEngine: AsyncParsableCommand {
 
     func measure(format: WeightFormat) throws -> [String: Any] {
         let started = Date()
-        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets),
-                                     options: EngineOptions(format: format, threads: threads))
+        // The shared engine flags (--cache-directory included), this child's format.
+        var options = try engine.engineOptions()
+        options.format = format
+        let model = try ChatTTSModel(folder: URL(fileURLWithPath: assets), options: options)
         let loadSeconds = Date().timeIntervalSince(started)
         var params = InferCodeParams()
         params.minNewTokens = steps + 1
@@ -221,6 +228,7 @@ struct BenchEngine: AsyncParsableCommand {
         var result: [String: Any] = [
             "dtype": format.rawValue,
             "load_s": loadSeconds,
+            "weight_cache": model.weightCache.description,
             "batches": perBatch,
             "bytes_per_step": Double(model.gpt.weightBytes + headBytes),
             "vocoder_s": best,

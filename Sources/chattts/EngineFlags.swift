@@ -18,6 +18,9 @@ struct EngineFlags: ParsableArguments {
     @Option(help: ArgumentHelp(Self.help("kernels")))
     var kernels: String?
 
+    @Option(help: ArgumentHelp(Self.help("cacheDirectory")))
+    var cacheDirectory: String?
+
     static func help(_ key: String) -> String {
         guard let s = ServerConfiguration.setting(key) else { return "" }
         return "\(s.doc) (\(s.limit); default \(s.defaultDescription); \(s.environmentName))"
@@ -26,7 +29,8 @@ struct EngineFlags: ParsableArguments {
     /// The flags that were given, as command-line arguments of the settings table.
     var arguments: [String] {
         var out: [String] = []
-        for (key, value) in [("assets", assets), ("dtype", dtype), ("threads", threads.map(String.init)), ("kernels", kernels)] {
+        for (key, value) in [("assets", assets), ("dtype", dtype), ("threads", threads.map(String.init)), ("kernels", kernels),
+                             ("cacheDirectory", cacheDirectory)] {
             if let value, let s = ServerConfiguration.setting(key) { out += [s.flag, value] }
         }
         return out

@@ -47,6 +47,9 @@ struct Say: AsyncParsableCommand {
         let started = Date()
         let model = try ChatTTSModel(folder: URL(fileURLWithPath: engine.assetFolder), options: try engine.engineOptions())
         let loaded = Date()
+        if case .unavailable = model.weightCache {
+            FileHandle.standardError.write(Data("warning: \(model.weightCache)\n".utf8))
+        }
         let knobs = try knobs()
         let seed = knobs.unsigned(ChatTTSKnobs.seed) ?? UInt64.random(in: 0...UInt64.max)
         var options = SynthesisOptions()
