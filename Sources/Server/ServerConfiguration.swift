@@ -60,7 +60,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
     public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
     /// Kernel instruction set: `auto` takes the best this CPU runs; a lower one is for measuring and debugging.
-    public enum KernelChoice: String, Sendable, CaseIterable { case auto, baseline, avx2, avx512 }
+    public enum KernelChoice: String, Sendable, CaseIterable {
+        case auto, baseline, avx2, avx2VNNI = "avx2-vnni", avx512
+    }
 
     public init() {}
 
