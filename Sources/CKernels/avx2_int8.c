@@ -33,7 +33,8 @@
 #define INT8_TILE(KIND, TARGET, NP, NB)                                                                           \
     TARGET static void KIND##_tile_##NP##_##NB(                                                                   \
         const uint8_t *weights, const float *wscales, const int32_t *wsums128, int quads, int groups, int gq,     \
-        int panel, int panels, int g, const uint8_t *xq, int x_stride, const float *xscales, float *totals) {    \
+        int panel, int panels, int g, const uint8_t *xq, int x_stride, const float *xscales, float *totals,      \
+        int fetch) {                                                                                              \
         (void)wsums128;                                                                                           \
         const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);                          \
         (void)flip; (void)ones;                                                                                   \
@@ -44,6 +45,11 @@
         for (int p = 0; p < NP; p++)                                                                              \
             for (int b = 0; b < NB; b++) acc[p][b][0] = acc[p][b][1] = _mm256_setzero_si256();                   \
         for (int q = g * gq; q < (g + 1) * gq; q++) {                                                             \
+            /* The block's first tile of a group asks for the whole quad (every panel's 64 bytes), so memory   */ \
+            /* sees one stream and the tiles after it find their lines in L1.                                  */ \
+            if (fetch)                                                                                            \
+                for (size_t at = 0; at < step; at += 64) _mm_prefetch((const char *)(w[0] + (size_t)q * step + at), \
+                                                                      _MM_HINT_T0);                               \
             __m256i wv[NP][2];                                                                                    \
             for (int p = 0; p < NP; p++) {                                                                        \
                 wv[p][0] = _mm256_loadu_si256((const __m256i *)(w[p] + (size_t)q * step));                       \
@@ -103,17 +109,17 @@
                         const int np = block_end - p;                                                             \
                         int used;                                                                                 \
                         if (n == 4) { KIND##_tile_1_4(wb, wscales, wsums128, quads, groups, gq, p, panels, g, xb,  \
-                                                      x_stride, sb, totals); used = 1; }                          \
+                                                      x_stride, sb, totals, p == block); used = 1; }                          \
                         else if (n == 2 && np >= 2) { KIND##_tile_2_2(wb, wscales, wsums128, quads, groups, gq, p, \
-                                                      panels, g, xb, x_stride, sb, totals); used = 2; }           \
+                                                      panels, g, xb, x_stride, sb, totals, p == block); used = 2; }           \
                         else if (n == 2) { KIND##_tile_1_2(wb, wscales, wsums128, quads, groups, gq, p, panels, g, \
-                                                           xb, x_stride, sb, totals); used = 1; }                 \
+                                                           xb, x_stride, sb, totals, p == block); used = 1; }                 \
                         else if (np >= 4) { KIND##_tile_4_1(wb, wscales, wsums128, quads, groups, gq, p, panels,  \
-                                                            g, xb, x_stride, sb, totals); used = 4; }             \
+                                                            g, xb, x_stride, sb, totals, p == block); used = 4; }             \
                         else if (np >= 2) { KIND##_tile_2_1(wb, wscales, wsums128, quads, groups, gq, p, panels,  \
-                                                            g, xb, x_stride, sb, totals); used = 2; }             \
+                                                            g, xb, x_stride, sb, totals, p == block); used = 2; }             \
                         else { KIND##_tile_1_1(wb, wscales, wsums128, quads, groups, gq, p, panels, g, xb,        \
-                                               x_stride, sb, totals); used = 1; }                                 \
+                                               x_stride, sb, totals, p == block); used = 1; }                                 \
                         p += used;                                                                                \
                     }                                                                                             \
                 }                                                                                                 \

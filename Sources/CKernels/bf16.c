@@ -34,7 +34,8 @@ static inline size_t column_step(int p, int panels) { return (size_t)16 * min_in
 // The accumulators live in `sums` ([panel in block][NB][even 8, odd 8]) between column chunks.
 #define BF16_AVX2_TILE(NP, NB)                                                                                    \
     AVX2_TARGET static void avx2_tile_##NP##_##NB(const uint16_t *weights, int cols, int panel, int panels,       \
-                                                  int k0, int k1, const float *x, int ldx, float *sums) {         \
+                                                  int k0, int k1, const float *x, int ldx, float *sums,           \
+                                                  int fetch) {                                                    \
         const __m256i high = _mm256_set1_epi32((int)0xFFFF0000u);                                                 \
         const size_t step = column_step(panel, panels);                                                           \
         const uint16_t *w[NP];                                                                                    \
@@ -48,6 +49,11 @@ static inline size_t column_step(int p, int panels) { return (size_t)16 * min_in
             }                                                                                                     \
         }                                                                                                         \
         for (int k = k0; k < k1; k++) {                                                                           \
+            /* The chunk's first tile asks for whole columns (every panel's 32 bytes), so memory sees one      */ \
+            /* stream and the tiles after it find their lines in L1.                                           */ \
+            if (fetch)                                                                                            \
+                for (size_t at = 0; at < step; at += 32)                                                          \
+                    _mm_prefetch((const char *)(w[0] + (size_t)k * step + at), _MM_HINT_T0);                      \
             __m256 xv[NB];                                                                                        \
             for (int b = 0; b < NB; b++) xv[b] = _mm256_broadcast_ss(x + (size_t)b * ldx + k);                    \
             for (int p = 0; p < NP; p++) {                                                                        \
@@ -96,12 +102,12 @@ AVX2_TARGET void chattts_avx2_bf16_product(const uint16_t *weights, int rows, in
                 for (int p = block; p < block_end;) {
                     const int np = block_end - p;
                     int used;
-                    if (n == 4) { avx2_tile_1_4(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 1; }
-                    else if (n == 2 && np >= 2) { avx2_tile_2_2(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 2; }
-                    else if (n == 2) { avx2_tile_1_2(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 1; }
-                    else if (np >= 4) { avx2_tile_4_1(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 4; }
-                    else if (np >= 2) { avx2_tile_2_1(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 2; }
-                    else { avx2_tile_1_1(weights, cols, p, panels, k0, k1, xb, ldx, sums); used = 1; }
+                    if (n == 4) { avx2_tile_1_4(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 1; }
+                    else if (n == 2 && np >= 2) { avx2_tile_2_2(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 2; }
+                    else if (n == 2) { avx2_tile_1_2(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 1; }
+                    else if (np >= 4) { avx2_tile_4_1(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 4; }
+                    else if (np >= 2) { avx2_tile_2_1(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 2; }
+                    else { avx2_tile_1_1(weights, cols, p, panels, k0, k1, xb, ldx, sums, p == block); used = 1; }
                     p += used;
                 }
             }
