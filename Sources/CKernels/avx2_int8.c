@@ -45,11 +45,12 @@
         for (int p = 0; p < NP; p++)                                                                              \
             for (int b = 0; b < NB; b++) acc[p][b][0] = acc[p][b][1] = _mm256_setzero_si256();                   \
         for (int q = g * gq; q < (g + 1) * gq; q++) {                                                             \
-            /* The block's first tile of a group asks for the whole quad (every panel's 64 bytes), so memory   */ \
-            /* sees one stream and the tiles after it find their lines in L1.                                  */ \
+            /* The block's first tile of a group asks for the whole quad 8 quads on (every panel's 64 bytes,  */ \
+            /* 4 KB ahead), so memory sees one stream, ahead of the hardware prefetcher, and the tiles after   */ \
+            /* it find their lines in L1 (see VNNI_AHEAD in vnni.c).                                           */ \
             if (fetch)                                                                                            \
-                for (size_t at = 0; at < step; at += 64) _mm_prefetch((const char *)(w[0] + (size_t)q * step + at), \
-                                                                      _MM_HINT_T0);                               \
+                for (size_t at = 0; at < step; at += 64)                                                          \
+                    _mm_prefetch((const char *)(w[0] + (size_t)(q + 8) * step + at), _MM_HINT_T0);                \
             __m256i wv[NP][2];                                                                                    \
             for (int p = 0; p < NP; p++) {                                                                        \
                 wv[p][0] = _mm256_loadu_si256((const __m256i *)(w[p] + (size_t)q * step));                       \

@@ -49,11 +49,12 @@ static inline size_t column_step(int p, int panels) { return (size_t)16 * min_in
             }                                                                                                     \
         }                                                                                                         \
         for (int k = k0; k < k1; k++) {                                                                           \
-            /* The chunk's first tile asks for whole columns (every panel's 32 bytes), so memory sees one      */ \
-            /* stream and the tiles after it find their lines in L1.                                           */ \
+            /* The chunk's first tile asks for whole columns 16 on (every panel's 32 bytes, 4 KB ahead), so  */ \
+            /* memory sees one stream, ahead of the hardware prefetcher, and the tiles after it find their     */ \
+            /* lines in L1 (see VNNI_AHEAD in vnni.c).                                                         */ \
             if (fetch)                                                                                            \
                 for (size_t at = 0; at < step; at += 32)                                                          \
-                    _mm_prefetch((const char *)(w[0] + (size_t)k * step + at), _MM_HINT_T0);                      \
+                    _mm_prefetch((const char *)(w[0] + (size_t)(k + 16) * step + at), _MM_HINT_T0);               \
             __m256 xv[NB];                                                                                        \
             for (int b = 0; b < NB; b++) xv[b] = _mm256_broadcast_ss(x + (size_t)b * ldx + k);                    \
             for (int p = 0; p < NP; p++) {                                                                        \
