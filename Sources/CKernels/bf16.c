@@ -147,6 +147,12 @@ AVX2_TARGET void chattts_avx2_bf16_product(const uint16_t *weights, int rows, in
             for (int b = 0; b < NB; b++) acc[p][b] = _mm512_setzero_ps();                                         \
         }                                                                                                         \
         for (int k = 0; k < cols; k += 2) {                                                                       \
+            /* One input row: ask for the weights 16 columns on (4 KB), a line per two panels, as vnni.c does. */ \
+            if (NB == 1)                                                                                          \
+                for (int p = 0; p < NP; p += 2) {                                                                 \
+                    _mm_prefetch((const char *)(w[p] + (size_t)(k + 16) * step), _MM_HINT_T0);                    \
+                    _mm_prefetch((const char *)(w[p] + (size_t)(k + 17) * step), _MM_HINT_T0);                    \
+                }                                                                                                 \
             __m512i wv[NP];                                                                                       \
             for (int p = 0; p < NP; p++) {                                                                        \
                 const __m256i lo = _mm256_loadu_si256((const __m256i *)(w[p] + (size_t)k * step));               \
