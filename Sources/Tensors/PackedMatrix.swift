@@ -29,8 +29,8 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
 /// immutable after, shared by every request.
 ///
 /// Memory: panels * cols * 16 weights (the last panel padded with zero rows), 64-byte aligned, plus for int8 one
-/// float per row and group of `groupSize` columns (and for the VNNI layout one sum), placed as `sideIndex` says; all in one
-/// huge-page block (`WeightArena`).
+/// float per row and group of `groupSize` columns (and for the VNNI layout one sum), placed as `sideIndex` says; all
+/// in one huge-page block (`WeightArena`).
 ///
 /// `@unchecked Sendable`: packed once in `init`, read-only afterwards by every request.
 public final class PackedMatrix: @unchecked Sendable {

@@ -111,8 +111,8 @@ extension Kernels {
             default: chattts_avx2_int8_product
             }
             run(w.data.assumingMemoryBound(to: Int8.self), w.scales!, w.sums128, Int32(rows), Int32(cols),
-                    Int32(w.groupSize), begin, end, q.values, Int32(q.stride), q.scales, Int32(batch), y, Int32(ldy),
-                    accumulate ? 1 : 0)
+                Int32(w.groupSize), begin, end, q.values, Int32(q.stride), q.scales, Int32(batch), y, Int32(ldy),
+                accumulate ? 1 : 0)
             return
         default:
             preconditionFailure("kernel \(kernel) without its input")
