@@ -62,12 +62,14 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Weight format of the model: `auto` lets the engine choose (int8 for a full-size model).
     public enum WeightChoice: String, Sendable, CaseIterable { case auto, f32, bf16, int8 }
-    /// Kernel instruction set: `auto` takes the best this CPU runs; a lower one is for measuring and debugging.
     /// Streamed audio's default (`stream_mode`): `exact` one-shot samples, or `fast` first audio at a small error.
     public enum StreamModeChoice: String, Sendable, CaseIterable { case exact, fast }
-    public enum KernelChoice: String, Sendable, CaseIterable { case auto, baseline, avx2, avx512 }
     /// Where weights read from the cache file live: the shared read-only mapping, or a private huge-page copy.
     public enum WeightMemoryChoice: String, Sendable, CaseIterable { case shared, `private` }
+    /// Kernel instruction set: `auto` takes the best this CPU runs; a lower one is for measuring and debugging.
+    public enum KernelChoice: String, Sendable, CaseIterable {
+        case auto, baseline, avx2, avx2VNNI = "avx2-vnni", avx512
+    }
 
     public init() {}
 

@@ -28,8 +28,10 @@ public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {
 public enum KernelISA: String, Sendable, CaseIterable, Comparable {
     /// The build's own target (x86-64 SSE2, or arm64 NEON): runs everywhere.
     case baseline
-    /// `TensorsAVX2`: AVX2, FMA, F16C.
+    /// `TensorsAVX2`: AVX2, FMA, F16C; int8 in C with VPMADDUBSW (`CKernels/avx2_int8.c`), bf16 in C with FMA.
     case avx2
+    /// `avx2` with int8 in C with VPDPBUSD on 256-bit registers: AVX-VNNI (Alder Lake and later, Zen 5).
+    case avx2VNNI = "avx2-vnni"
     /// `TensorsAVX512`: AVX-512 F/BW/CD/DQ/VL.
     case avx512
 
@@ -41,14 +43,24 @@ public enum KernelISA: String, Sendable, CaseIterable, Comparable {
         switch self {
         case .baseline: true
         case .avx2: CPUFeatures.detected.contains(.avx2FMA)
+        case .avx2VNNI: CPUFeatures.detected.contains([.avx2FMA, .avxVNNI])
         case .avx512: CPUFeatures.detected.contains([.avx2FMA, .avx512])
         }
     }
 
-    /// Whether int8 matrices use the VNNI layout and `CKernels` (VPDPBUSD): AVX-512 with VNNI, and AVX-512 not
-    /// turned off by `select`.
-    public static var vnniSupported: Bool {
-        best == .avx512 && CPUFeatures.detected.contains([.avx512, .avx512VNNI])
+    /// The compiled Swift module whose kernels this path runs (`avx2-vnni` differs from `avx2` only in C kernels).
+    public var swiftCopy: KernelISA { self == .avx2VNNI ? .avx2 : self }
+
+    /// The int8 layout this path's kernels read (`PackedMatrix.Layout.best`): VNNI for VPDPBUSD (AVX-512 VNNI on
+    /// avx512, AVX-VNNI on avx2-vnni), quads for VPMADDUBSW (avx2), panels for the Swift kernels (baseline, and
+    /// AVX-512 without VNNI: not measured against the AVX2 kernel, so left as it was).
+    public var int8Layout: PackedMatrix.Layout {
+        switch self {
+        case .baseline: .panels
+        case .avx2: .quads
+        case .avx2VNNI: .vnni
+        case .avx512: CPUFeatures.detected.contains(.avx512VNNI) ? .vnni : .panels
+        }
     }
 
     /// Every path this machine can run (the tests hold each one to the scalar reference).

@@ -29,8 +29,8 @@ public enum WeightFormat: String, Sendable, CaseIterable, CustomStringConvertibl
 /// immutable after, shared by every request.
 ///
 /// Memory: panels * cols * 16 weights (the last panel padded with zero rows), 64-byte aligned, plus for int8 one
-/// float per row and group of `groupSize` columns (and for VNNI one sum), placed as `sideIndex` says; all in one
-/// huge-page block (`WeightArena`).
+/// float per row and group of `groupSize` columns (and for the VNNI layout one sum), placed as `sideIndex` says; all
+/// in one huge-page block (`WeightArena`).
 ///
 /// `@unchecked Sendable`: packed once in `init`, read-only afterwards by every request.
 public final class PackedMatrix: @unchecked Sendable {
@@ -59,11 +59,17 @@ public final class PackedMatrix: @unchecked Sendable {
         /// int8 by quads of columns: 16 rows x 4 columns per 64 bytes, for VPDPBUSD (`CKernels`); the input rows are
         /// quantized to int8 per group as well.
         case vnni
+        /// The VNNI layout's weights and scales without its sums: for VPMADDUBSW (`CKernels/avx2_int8.c`), which
+        /// multiplies |x| by the weight with x's sign and so needs no correction.
+        case quads
 
-        /// The layout the fastest kernels of this CPU read.
+        /// The layout the kernels of the path taken (`KernelISA.best`, so select a path before loading) read.
         public static func best(format: WeightFormat, cols: Int, groupSize: Int) -> Layout {
-            format == .int8 && KernelISA.vnniSupported && cols % groupSize == 0 && groupSize % 4 == 0 ? .vnni : .panels
+            format == .int8 && cols % groupSize == 0 && groupSize % 4 == 0 ? KernelISA.best.int8Layout : .panels
         }
+
+        /// Whether weights are stored by quads of columns (`vnni`, `quads`); the input rows are then quantized too.
+        public var byQuads: Bool { self != .panels }
     }
 
     /// The default int8 group: 128 columns, scales add 1/32 to the weight bytes.
@@ -82,8 +88,8 @@ public final class PackedMatrix: @unchecked Sendable {
         self.format = format
         self.groupSize = format == .int8 ? max(1, min(groupSize, cols)) : cols
         let layout = layout ?? Layout.best(format: format, cols: cols, groupSize: self.groupSize)
-        precondition(layout == .panels || (format == .int8 && cols % self.groupSize == 0 && self.groupSize % 4 == 0),
-                     "PackedMatrix: the VNNI layout needs int8 and groups of a multiple of 4 that divide \(cols)")
+        precondition(!layout.byQuads || (format == .int8 && cols % self.groupSize == 0 && self.groupSize % 4 == 0),
+                     "PackedMatrix: the \(layout) layout needs int8 and groups of a multiple of 4 that divide \(cols)")
         self.layout = layout
         panels = (rows + 15) / 16
         groups = (cols + self.groupSize - 1) / self.groupSize
@@ -169,13 +175,13 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Index in weights of W[r, k]: `TensorsSIMD.panelOffset` (blocks of 8 panels, columns interleaved), or for the
-    /// VNNI layout the same with quads of columns in place of columns (`CKernels/include/ckernels.h`).
+    /// quad layouts the same with quads of columns in place of columns (`CKernels/include/ckernels.h`).
     func index(_ r: Int, _ k: Int) -> Int {
         let (p, lane) = (r / 16, r % 16)
         switch layout {
         case .panels:
             return panelOffset(panel: p, column: k, cols: cols, panels: panels) + lane
-        case .vnni:
+        case .vnni, .quads:
             let first = p & ~7, inBlock = min(8, panels - first)
             let vector = first * (cols / 4) + (k / 4) * inBlock + (p - first)
             return vector * 64 + lane * 4 + k % 4
@@ -183,13 +189,13 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Index in floats of the 16 scales (or VNNI sums) of `panel` and `group`: [panels, groups, 16] for the panel
-    /// layout; for the VNNI layout by blocks of 8 panels, group by group, so that they stream in order beside the
+    /// layout; for the quad layouts by blocks of 8 panels, group by group, so that they stream in order beside the
     /// weights (`CKernels` `side_offset`).
     func sideIndex(panel p: Int, group g: Int) -> Int {
         switch layout {
         case .panels:
             return (p * groups + g) * 16
-        case .vnni:
+        case .vnni, .quads:
             let first = p & ~7, inBlock = min(8, panels - first)
             return (first * groups + g * inBlock + (p - first)) * 16
         }

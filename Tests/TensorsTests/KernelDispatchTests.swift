@@ -12,6 +12,7 @@ struct KernelDispatchTests {
         let features = CPUFeatures.detected
         #expect(KernelISA.available.contains(.baseline))
         #expect(KernelISA.avx2.isSupported == features.contains(.avx2FMA))
+        #expect(KernelISA.avx2VNNI.isSupported == features.contains([.avx2FMA, .avxVNNI]))
         #expect(KernelISA.avx512.isSupported == features.contains([.avx2FMA, .avx512]))
         #expect(KernelISA.best.isSupported)
         if features.contains(.avx512) { #expect(features.contains(.avx2FMA)) }

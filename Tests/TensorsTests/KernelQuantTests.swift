@@ -4,22 +4,22 @@ import Tensors
 
 /// Packed products (`Kernels.packedProduct`) in every weight format and layout, on every kernel path this CPU runs,
 /// against the scalar reference over the same (rounded) weights. float32 sums in a different order than the Double
-/// reference: nmse < 1e-10 for k <= 3072. Formats lose precision only in the weights (and, for the VNNI layout, in
-/// the int8 input rows), which the reference rounds the same way.
+/// reference: nmse < 1e-10 for k <= 3072. Formats lose precision only in the weights (and, for the quad layouts, in
+/// the int8 input rows, for VDPBF16PS in the bf16 input rows), which the reference rounds the same way.
 @Suite("Kernel: packed products (f32, bf16, int8)")
 struct KernelQuantTests {
     typealias RNG = KernelTesting.SplitMix64
 
-    /// Every (format, layout) this CPU runs: int8 in the Swift panel layout always, and in the VNNI layout with
-    /// AVX-512 VNNI.
+    /// Every (format, layout): int8 in the Swift panel layout and in the quad layouts (C kernels with AVX2, the scalar
+    /// reference without).
     static let variants: [(WeightFormat, PackedMatrix.Layout)] =
-        [(.f32, .panels), (.bf16, .panels), (.int8, .panels)] + (KernelISA.vnniSupported ? [(.int8, .vnni)] : [])
+        [(.f32, .panels), (.bf16, .panels), (.int8, .panels), (.int8, .quads), (.int8, .vnni)]
 
     static let shapes = [(1, 1, 1), (17, 33, 1), (16, 64, 3), (40, 130, 5), (70, 128, 6), (130, 96, 8), (33, 768, 9),
                          (260, 200, 13)]
 
     @Test("every format, layout and kernel path matches the scalar reference, plain and accumulating",
-          arguments: 0..<4)
+          arguments: 0..<5)
     func matchesReference(variant: Int) throws {
         guard variant < Self.variants.count else { return }
         let (format, layout) = Self.variants[variant]
@@ -28,16 +28,19 @@ struct KernelQuantTests {
             let w = rng.normal(rows * cols, scale: 0.05)
             let x = rng.normal(batch * cols)
             let start = rng.normal(batch * rows)
-            guard layout == .panels || cols % 32 == 0 else { continue }
+            guard !layout.byQuads || cols % 32 == 0 else { continue }
             let packed = try w.withUnsafeBufferPointer { b in
                 try PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 32, layout: layout) {
                     b.baseAddress! + $0 * cols
                 }
             }
             for accumulate in [false, true] {
-                var reference = start
-                Kernels.Reference.packedProduct(packed, x: x, batch: batch, y: &reference, accumulate: accumulate)
                 for isa in KernelISA.available {
+                    // VDPBF16PS rounds the input rows to bf16: so does the reference then.
+                    let rounded = Kernels.packedKernel(packed, batch: batch, isa: isa) == .avx512BF16
+                    var reference = start
+                    Kernels.Reference.packedProduct(packed, x: x, batch: batch, y: &reference, accumulate: accumulate,
+                                                    inputsInBF16: rounded)
                     var fast = accumulate ? start : [Float](repeating: .nan, count: batch * rows)
                     Kernels.packedProduct(packed, panels: 0..<packed.panels, x: x, ldx: cols, batch: batch, y: &fast,
                                           ldy: rows, accumulate: accumulate, isa: isa)
@@ -49,7 +52,7 @@ struct KernelQuantTests {
         }
     }
 
-    @Test("a row's result is bit-identical alone, in any batch, and on any number of threads", arguments: 0..<4)
+    @Test("a row's result is bit-identical alone, in any batch, and on any number of threads", arguments: 0..<5)
     func batchAndThreadInvariant(variant: Int) throws {
         guard variant < Self.variants.count else { return }
         let (format, layout) = Self.variants[variant]
@@ -89,7 +92,7 @@ struct KernelQuantTests {
         var rng = RNG(seed: 7)
         var w = rng.normal(rows * cols, scale: 0.1)
         w[5] = 3                                            // an outlier only affects its own group
-        for (format, layout) in Self.variants where layout == .panels || cols % 64 == 0 {
+        for (format, layout) in Self.variants where !layout.byQuads || cols % 64 == 0 {
             let packed = try w.withUnsafeBufferPointer { b in
                 try PackedMatrix(rows: rows, cols: cols, format: format, groupSize: 64, layout: layout) {
                     b.baseAddress! + $0 * cols
@@ -113,7 +116,7 @@ struct KernelQuantTests {
         }
     }
 
-    @Test("memory: int8 is a quarter of float32 plus its scales (and sums for VNNI), bf16 half")
+    @Test("memory: int8 is a quarter of float32 plus its scales (and sums for the VNNI layout), bf16 half")
     func sizes() throws {
         let zeros = [Float](repeating: 0, count: 768)
         func size(_ format: WeightFormat, _ layout: PackedMatrix.Layout) throws -> Int {
@@ -124,17 +127,18 @@ struct KernelQuantTests {
         #expect(try size(.f32, .panels) == 3072 * 768 * 4)
         #expect(try size(.bf16, .panels) == 3072 * 768 * 2)
         #expect(try size(.int8, .panels) == 3072 * 768 + 3072 * 6 * 4)
-        if KernelISA.vnniSupported { #expect(try size(.int8, .vnni) == 3072 * 768 + 3072 * 6 * 8) }
+        #expect(try size(.int8, .vnni) == 3072 * 768 + 3072 * 6 * 8)
+        #expect(try size(.int8, .quads) == 3072 * 768 + 3072 * 6 * 4)
     }
 
     @Test("the VNNI kernels' input rounding (C) equals the Swift reference bit for bit")
     func vnniInputQuantization() {
-        guard KernelISA.vnniSupported else { return }
+        guard CPUFeatures.detected.contains([.avx512, .avx512VNNI]) else { return }
         var rng = RNG(seed: 11)
         var x = rng.normal(5 * 384, scale: 2)
         for i in 0..<128 { x[128 + i] = 0 }                 // an all-zero group
         x[7] = 1e-30
-        let fast = QuantizedRows(x, ldx: 384, batch: 5, cols: 384, groupSize: 128)
+        let fast = QuantizedRows(x, ldx: 384, batch: 5, cols: 384, groupSize: 128, isa: .avx512)
         let reference = QuantizedRows(x, ldx: 384, batch: 5, cols: 384, groupSize: 128, reference: true)
         for b in 0..<5 {
             for k in 0..<384 { #expect(fast.values[b * fast.stride + k] == reference.values[b * reference.stride + k]) }

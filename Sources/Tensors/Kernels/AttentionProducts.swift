@@ -22,7 +22,7 @@ extension Kernels {
         q: UnsafePointer<Float>, keyTiles: UnsafeRawPointer, precision: KVPrecision, count: Int, dim: Int,
         scale: Float, out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
     ) {
-        switch (isa, precision) {
+        switch (isa.swiftCopy, precision) {
         case (.avx512, .f32):
             avx512AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float.self), count: count,
                                   dim: dim, scale: scale, out: out)
@@ -35,10 +35,10 @@ extension Kernels {
         case (.avx2, .f16):
             avx2AttentionScores(q: q, keyTiles: keyTiles.assumingMemoryBound(to: Float16.self), count: count,
                                 dim: dim, scale: scale, out: out)
-        case (.baseline, .f32):
+        case (_, .f32):
             TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, KVFloat32.self, count: count, dim: dim,
                                         scale: scale, out: out, fused: false)
-        case (.baseline, .f16):
+        case (_, .f16):
             TensorsSIMD.attentionScores(q: q, keyTiles: keyTiles, KVFloat16.self, count: count, dim: dim,
                                         scale: scale, out: out, fused: false)
         }
@@ -56,7 +56,7 @@ extension Kernels {
         weights: UnsafePointer<Float>, values: UnsafeRawPointer, precision: KVPrecision, stride: Int, count: Int,
         dim: Int, out: UnsafeMutablePointer<Float>, isa: KernelISA = .best
     ) {
-        switch (isa, precision) {
+        switch (isa.swiftCopy, precision) {
         case (.avx512, .f32):
             avx512AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float.self), stride: stride,
                                count: count, dim: dim, out: out)
@@ -69,10 +69,10 @@ extension Kernels {
         case (.avx2, .f16):
             avx2AttentionMix(weights: weights, values: values.assumingMemoryBound(to: Float16.self), stride: stride,
                              count: count, dim: dim, out: out)
-        case (.baseline, .f32):
+        case (_, .f32):
             TensorsSIMD.attentionMix(weights: weights, values: values, KVFloat32.self, stride: stride, count: count,
                                      dim: dim, out: out, fused: false)
-        case (.baseline, .f16):
+        case (_, .f16):
             TensorsSIMD.attentionMix(weights: weights, values: values, KVFloat16.self, stride: stride, count: count,
                                      dim: dim, out: out, fused: false)
         }

@@ -35,7 +35,7 @@ extension Kernels {
     public static func hasPrefillKernel(_ w: PackedMatrix, isa: KernelISA = .best) -> Bool {
         guard isa == .avx512, isa.isSupported else { return false }
         switch w.format {
-        case .int8: return w.layout == .vnni && KernelISA.vnniSupported && w.groupSize % 16 == 0
+        case .int8: return w.layout == .vnni && CPUFeatures.detected.contains(.avx512VNNI) && w.groupSize % 16 == 0
         case .bf16: return CPUFeatures.detected.contains(.avx512BF16)
         case .f32: return false
         }
