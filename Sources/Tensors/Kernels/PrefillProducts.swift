@@ -21,6 +21,9 @@ extension Kernels {
     /// 100 rows on the bfloat16 kernel is ahead.
     public static let prefillMinimumBatch = 16
 
+    /// Input rows from which their conversion (`prefillProduct`) is split across the pool.
+    static let parallelConversionMinimum = 512
+
     /// Whether the prompt paths (these products, `causalAttention` in the GPT) run where they apply: on, except
     /// while `chattts bench engine` measures the decode paths on the same prompt (before/after in one process).
     /// Process-wide like `KernelISA.select`; results of int8 products are the same either way.
@@ -58,8 +61,10 @@ extension Kernels {
         func parallel(_ tasks: Int, _ body: (Int) -> Void) {
             if let pool, tasks > 1 { pool.run(tasks: tasks, body) } else { for t in 0..<tasks { body(t) } }
         }
-        // Input rows in contiguous slices per thread.
-        let slices = min(threads, batch)
+        // Input rows in contiguous slices per thread, for many rows only: the conversion is ~1% of the product, and
+        // for a few hundred rows a second dispatch to the pool cost more than it saved (100-row prompt, int8: 20-25%
+        // slower products with it, 2 loaded cores).
+        let slices = batch >= Self.parallelConversionMinimum ? min(threads, batch) : 1
         let (perSlice, extraRows) = batch.quotientAndRemainder(dividingBy: slices)
         func rowRange(_ t: Int) -> Range<Int> {
             let start = t * perSlice + min(t, extraRows)
