@@ -1,5 +1,5 @@
-// Prefill products (many input rows): int8 with VPDPBUSD, bfloat16 with VDPBF16PS. See include/prefill.h for the
-// contracts and why this is C.
+// Prefill products (many input rows) in bfloat16 with VDPBF16PS. See include/prefill.h for the contract and why
+// this is C.
 #include "prefill.h"
 
 #include <stdlib.h>
@@ -8,100 +8,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#define INT8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
-
-// MARK: int8
-
-// NP panels (16 rows each) x NB input rows over all columns. w: quad 0 of the first panel (the next panel is the
-// next vector, the next quad `step` vectors on: the VNNI layout). ws, sums: the first panel's group 0 (next panel
-// 16 on, next group 16 * step on). Per group, int32 sums, then total = fma(float(sum - corr), ws * xs, total): the
-// same operations in the same order as vnni.c's tiles, so results are bit-identical to them. 2 x 6 keeps 12
-// int32 and 12 float accumulators plus 2 weight vectors and a broadcast in the 32 registers.
-#define INT8_TILE(NP, NB)                                                                                          \
-    INT8_TARGET static void int8_tile_##NP##_##NB(                                                                 \
-        const __m512i *w, const float *ws, const int32_t *sums, size_t step, int groups, int gq,                   \
-        const uint8_t *xq, size_t x_stride, const float *xscales, float *y, size_t ldy, int valid, int accumulate) { \
-        __m512 total[NP][NB];                                                                                      \
-        for (int p = 0; p < NP; p++)                                                                               \
-            for (int b = 0; b < NB; b++) total[p][b] = _mm512_setzero_ps();                                        \
-        for (int g = 0; g < groups; g++) {                                                                         \
-            __m512i acc[NP][NB];                                                                                   \
-            for (int p = 0; p < NP; p++)                                                                           \
-                for (int b = 0; b < NB; b++) acc[p][b] = _mm512_setzero_si512();                                   \
-            for (int q = g * gq; q < (g + 1) * gq; q++) {                                                          \
-                __m512i wv[NP];                                                                                    \
-                for (int p = 0; p < NP; p++) wv[p] = _mm512_loadu_si512(w + (size_t)q * step + p);                \
-                for (int b = 0; b < NB; b++) {                                                                     \
-                    int32_t x4;                                                                                    \
-                    __builtin_memcpy(&x4, xq + (size_t)b * x_stride + 4 * (size_t)q, 4);                           \
-                    const __m512i xv = _mm512_set1_epi32(x4);                                                      \
-                    for (int p = 0; p < NP; p++) acc[p][b] = _mm512_dpbusd_epi32(acc[p][b], xv, wv[p]);            \
-                }                                                                                                  \
-            }                                                                                                      \
-            for (int p = 0; p < NP; p++) {                                                                         \
-                const size_t at = (size_t)g * step * 16 + (size_t)p * 16;                                          \
-                const __m512 wsv = _mm512_loadu_ps(ws + at);                                                       \
-                const __m512i corr = _mm512_loadu_si512(sums + at);                                                \
-                for (int b = 0; b < NB; b++) {                                                                     \
-                    const __m512 s = _mm512_mul_ps(wsv, _mm512_set1_ps(xscales[(size_t)b * groups + g]));         \
-                    const __m512 d = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[p][b], corr));                        \
-                    total[p][b] = _mm512_fmadd_ps(d, s, total[p][b]);                                              \
-                }                                                                                                  \
-            }                                                                                                      \
-        }                                                                                                          \
-        for (int p = 0; p < NP; p++) {                                                                             \
-            const int count = imin(16, valid - 16 * p);                                                            \
-            if (count <= 0) break;                                                                                 \
-            const __mmask16 mask = (__mmask16)((1u << count) - 1u);                                                \
-            for (int b = 0; b < NB; b++) {                                                                         \
-                float *out = y + (size_t)b * ldy + 16 * p;                                                         \
-                __m512 v = total[p][b];                                                                            \
-                if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, out));                            \
-                _mm512_mask_storeu_ps(out, mask, v);                                                               \
-            }                                                                                                      \
-        }                                                                                                          \
-    }
-
-INT8_TILE(2, 6) INT8_TILE(2, 5) INT8_TILE(2, 4) INT8_TILE(2, 3) INT8_TILE(2, 2) INT8_TILE(2, 1)
-INT8_TILE(1, 6) INT8_TILE(1, 5) INT8_TILE(1, 4) INT8_TILE(1, 3) INT8_TILE(1, 2) INT8_TILE(1, 1)
-
-INT8_TARGET void chattts_vnni_int8_gemm(const int8_t *weights, const float *wscales, const int32_t *wsums128,
-                                        int rows, int cols, int group_size, int panel_begin, int panel_end,
-                                        const uint8_t *xq, int x_stride, const float *xscales, int batch, float *y,
-                                        int ldy, int accumulate) {
-    const int panels = (rows + 15) / 16, groups = cols / group_size, quads = cols / 4, gq = group_size / 4;
-    // A block of 8 panels (at most 8 x 16 x 3072 bytes = 384 KB) stays in L2 while every tile of input rows runs
-    // over it; a tile's input rows (6 x cols bytes) stay in L1 while it walks the block's panels.
-    for (int block = panel_begin; block < panel_end;) {
-        const int first = block & ~7, in_block = imin(8, panels - first);
-        const int block_end = imin(first + 8, panel_end);
-        for (int b = 0; b < batch;) {
-            const int nb = imin(6, batch - b);
-            for (int p = block; p < block_end;) {
-                const int np = block_end - p >= 2 ? 2 : 1;
-                const __m512i *w = (const __m512i *)weights + (size_t)first * quads + (p - first);
-                const size_t side = ((size_t)first * groups + (size_t)(p - first)) * 16;
-                const uint8_t *xb = xq + (size_t)b * x_stride;
-                const float *sb = xscales + (size_t)b * groups;
-                float *yb = y + (size_t)b * ldy + (size_t)p * 16;
-                const int valid = rows - p * 16;
-#define CALL(NP, NB) int8_tile_##NP##_##NB(w, wscales + side, wsums128 + side, (size_t)in_block, groups, gq, xb, \
-                                           (size_t)x_stride, sb, yb, (size_t)ldy, valid, accumulate)
-#define ROWS(NP) switch (nb) { case 6: CALL(NP, 6); break; case 5: CALL(NP, 5); break; case 4: CALL(NP, 4); break; \
-                               case 3: CALL(NP, 3); break; case 2: CALL(NP, 2); break; default: CALL(NP, 1); }
-                if (np == 2) { ROWS(2) } else { ROWS(1) }
-#undef ROWS
-#undef CALL
-                p += np;
-            }
-            b += nb;
-        }
-        block = block_end;
-    }
-}
 
 // MARK: bfloat16
 
@@ -213,13 +122,6 @@ BF16_TARGET void chattts_bf16_gemm(const uint16_t *weights, int rows, int cols, 
 }
 
 #else
-void chattts_vnni_int8_gemm(const int8_t *weights, const float *wscales, const int32_t *wsums128, int rows, int cols,
-                            int group_size, int panel_begin, int panel_end, const uint8_t *xq, int x_stride,
-                            const float *xscales, int batch, float *y, int ldy, int accumulate) {
-    (void)weights; (void)wscales; (void)wsums128; (void)rows; (void)cols; (void)group_size; (void)panel_begin;
-    (void)panel_end; (void)xq; (void)x_stride; (void)xscales; (void)batch; (void)y; (void)ldy; (void)accumulate;
-}
-
 void chattts_bf16_round_rows(const float *x, int ldx, int batch, int cols, uint16_t *out, int stride) {
     (void)x; (void)ldx; (void)batch; (void)cols; (void)out; (void)stride;
 }

@@ -29,6 +29,6 @@ public func avx512AttentionTileMix(
     }
 }
 
-public func avx512AttentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, zeroTo: Int) {
-    attentionSoftmax(x, count: count, zeroTo: zeroTo, fused: true)
+public func avx512AttentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    attentionSoftmax(x, count: count, fused: true)
 }

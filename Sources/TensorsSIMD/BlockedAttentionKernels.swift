@@ -134,10 +134,9 @@ public func attentionExp(_ x: PanelVector, fused: Bool) -> PanelVector {
     return (y * scale).replacing(with: 0, where: x .< low)
 }
 
-/// Softmax of x[0..<count] in place (max, exp with the sum, times 1 / sum: `Kernels.softmax`'s steps), then zeros
-/// in x[count..<zeroTo].
+/// Softmax of x[0..<count] in place (max, exp with the sum, times 1 / sum: `Kernels.softmax`'s steps).
 @_transparent
-public func attentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, zeroTo: Int, fused: Bool) {
+public func attentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, fused: Bool) {
     let raw = UnsafeMutableRawPointer(x)
     var largest = -Float.infinity
     var m = PanelVector(repeating: -.infinity)
@@ -173,6 +172,4 @@ public func attentionSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int, zeroT
         i &+= 16
     }
     while i < count { x[i] *= inverse[0]; i &+= 1 }
-    i = count
-    while i < zeroTo { x[i] = 0; i &+= 1 }
 }

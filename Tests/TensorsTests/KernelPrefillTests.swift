@@ -2,13 +2,13 @@ import Foundation
 import Testing
 import Tensors
 
-/// The prefill products (`Kernels.prefillProduct`, C in `CKernels/prefill.c`) against the scalar reference and
-/// against the decode kernels, on shapes that are not multiples of the tiles (rows not a multiple of 16 or of the
-/// 2-panel pairs, batches 17 to 300 that leave every remainder of the 6- and 8-row tiles, several groups, strides wider
-/// than the rows).
+/// The prefill products (`Kernels.prefillProduct`: bfloat16 in C, `CKernels/prefill.c`; int8 through the VNNI decode
+/// kernel with the rows quantized in parallel) against the scalar reference and against the decode kernels, on shapes
+/// that are not multiples of the tiles (rows not a multiple of 16 or of the 2-panel pairs, batches 16 to 300 that
+/// leave every remainder of the 8-row tiles, several groups, odd columns, strides wider than the rows).
 ///
 /// Tolerances: int8 sums are exact in int32, so the result equals the reference over the same rounded inputs to
-/// float32 rounding (nmse < 1e-10) and is bit-identical to the decode kernel. bfloat16 rounds the input rows to
+/// float32 rounding (nmse < 1e-10) and is bit-identical to the decode kernel on one thread. bfloat16 rounds the input rows to
 /// bfloat16: against the reference over the rounded rows nmse < 1e-10; against the decode kernel (float32 rows)
 /// nmse < 1e-4 (measured about 1e-6).
 @Suite("Kernel: prefill products (int8 VNNI, bfloat16)")

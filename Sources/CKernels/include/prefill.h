@@ -1,14 +1,15 @@
-// Matrix-matrix products for many input rows (a prompt's prefill), over `Tensors.PackedMatrix` as it is packed for
-// decoding: int8 in the VNNI layout (VPDPBUSD) and bfloat16 in the panel layout (VDPBF16PS).
+// Matrix-matrix products for many input rows (a prompt's prefill) over a bfloat16 `Tensors.PackedMatrix` as it is
+// packed for decoding (the panel layout), with VDPBF16PS.
 //
-// Swift cannot emit either instruction (see vnni.c for VPDPBUSD; VDPBF16PS likewise has no portable-vector form),
-// so they are C, compiled through per-function target attributes only: the file builds for any x86-64 target, and
-// the functions may be called only where CPUID reports AVX512F, BW, VL, DQ and VNNI (int8) or BF16 (bfloat16).
-// The decode kernels (vnni.c, Swift's PanelKernels) stream the weights once for a few rows; these hold a block of
-// weights in L2 and run tiles of many input rows over it, register-blocked (2 panels x 6 or 8 rows), so each
-// weight load feeds 6 or 8 multiply-adds and the products are bound by arithmetic rather than memory.
-// Tensors holds the scalar references (`Kernels.Reference.packedProduct`) and
-// Tests/TensorsTests/KernelPrefillTests.swift holds these to them.
+// Swift cannot emit VDPBF16PS (no portable-vector form; as with VPDPBUSD in vnni.c), so this is C, compiled through
+// per-function target attributes only: the file builds for any x86-64 target, and the functions may be called only
+// where CPUID reports AVX512F, BW, VL, DQ and BF16. The Swift decode kernel widens every bfloat16 weight to float32
+// and multiplies in float32; this one multiplies bfloat16 pairs (32 products per instruction, twice float32's 16),
+// holding 4 panels repacked by column pairs in L2 and running register tiles of 2 panels x 8 input rows over them.
+// int8 needs no such kernel: vnni.c's already reuses each block of weights across tiles of 8 input rows, and a
+// register-blocked int8 kernel written for this (2 panels x 6 rows) measured the same, 250-380 GMAC/s per thread
+// at 2,000 rows on Zen 5 (removed). Tensors holds the scalar reference (`Kernels.Reference.packedProduct`) and
+// Tests/TensorsTests/KernelPrefillTests.swift holds this to it.
 #ifndef CHATTTS_PREFILL_H
 #define CHATTTS_PREFILL_H
 
@@ -18,13 +19,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// Same contract, arguments and result as `chattts_vnni_int8_product` (ckernels.h), bit for bit: each (row, input
-/// row) pair sums every group exactly in int32, then adds it scaled in group order with the same float operations,
-/// so a row's result does not depend on which of the two kernels ran. Faster from about 16 input rows on.
-void chattts_vnni_int8_gemm(const int8_t *weights, const float *wscales, const int32_t *wsums128, int rows, int cols,
-                            int group_size, int panel_begin, int panel_end, const uint8_t *xq, int x_stride,
-                            const float *xscales, int batch, float *y, int ldy, int accumulate);
 
 /// Rounds `batch` rows of x ([batch][ldx] floats) to bfloat16 (nearest, ties to even) for `chattts_bf16_gemm`:
 /// out is [batch][stride] 16-bit values, stride >= cols rounded up to even; an odd last column is padded with 0.

@@ -5,20 +5,24 @@ import Synchronization
 /// Products of a `PackedMatrix` with many input rows: a prompt's prefill, where every projection sees hundreds or
 /// thousands of rows at once.
 ///
-/// The decode kernels (`PackedProducts.swift`) stream the weights once for a few rows and are bound by memory; with
-/// many rows the same weights are reused hundreds of times, so the work is arithmetic. These kernels (C,
-/// `CKernels/prefill.c`) keep a block of weights in L2 and run register tiles of 2 panels x 6 (int8, VPDPBUSD) or
-/// 2 panels x 8 (bfloat16, VDPBF16PS) input rows over it.
+/// bfloat16: a matrix-matrix kernel (C, `CKernels/prefill.c`, VDPBF16PS) that multiplies bfloat16 pairs where the
+/// decode kernel widens every weight to float32; it rounds the input rows to bfloat16 first, which the decode kernel
+/// does not, so a row differs from its decode result by that rounding, nmse about 1e-6 (`KernelPrefillTests` holds
+/// it under 1e-4, and exactly to the reference over the rounded rows).
 ///
-/// Results: int8 is bit-identical to the decode kernel (exact int32 sums per group, the same float epilogue), so a
-/// row's result never depends on the batch. bfloat16 rounds the input rows to bfloat16 first (VDPBF16PS multiplies
-/// two bfloat16 values), which the decode kernel does not: a row differs from its decode result by that rounding,
-/// nmse about 1e-6 (`KernelPrefillTests` holds it under 1e-4, and exactly to the reference over the rounded rows).
+/// int8 (VNNI layout): the decode kernel (`vnniProduct`) already reuses each weight block across tiles of 8 input
+/// rows and runs near VPDPBUSD's peak on large batches (a separate register-blocked kernel measured the same and
+/// was dropped, see `prefill.h`); what this path adds is the input rows quantized in parallel (`QuantizedRows` does
+/// it on the calling thread: 20 x 2,000 x 6,144 values for a 2,000-row prompt). Results are bit-identical.
 extension Kernels {
-    /// Batches from this size on take the prefill kernels where `hasPrefillKernel`. Measured on 2 Zen 5 cores
-    /// (CKernels harness, 2304 x 768 int8): the int8 kernel is 2x the decode kernel's speed at 1000 rows and already
-    /// faster at 16; below that a decode step's few rows keep the kernels they were tuned with.
+    /// Batches from this size on take the prefill path where `hasPrefillKernel`: more rows than the decode kernels'
+    /// tiles of 8, so a decode step (batch <= 8 by default) keeps the kernels it was tuned with, bit for bit. At 16
+    /// rows the bfloat16 kernel and the Swift panel kernel ran about level (C harness, 2304 x 768, in cache); from
+    /// 100 rows on the bfloat16 kernel is ahead.
     public static let prefillMinimumBatch = 16
+
+    /// Input rows from which their conversion (`prefillProduct`) is split across the pool.
+    static let parallelConversionMinimum = 512
 
     /// Whether the prompt paths (these products, `causalAttention` in the GPT) run where they apply: on, except
     /// while `chattts bench engine` measures the decode paths on the same prompt (before/after in one process).
@@ -43,7 +47,8 @@ extension Kernels {
 
     /// y[b, r] (+)= sum_k W[r, k] * x[b, k] for b in 0..<batch with the prefill kernels (`hasPrefillKernel` must
     /// hold): the input rows are converted once (quantized to int8 per group, or rounded to bfloat16), split by rows
-    /// across `pool`, then the weight blocks are split across it.
+    /// across `pool`, then the weight blocks are split across it in contiguous runs, one per thread (each run
+    /// prefetches its own next block, `vnni.c`; the bfloat16 kernel allocates one repacking buffer per run).
     public static func prefillProduct(
         _ w: PackedMatrix, x: UnsafePointer<Float>, ldx: Int? = nil, batch: Int,
         y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false, pool: WorkerPool? = nil
@@ -56,15 +61,16 @@ extension Kernels {
         func parallel(_ tasks: Int, _ body: (Int) -> Void) {
             if let pool, tasks > 1 { pool.run(tasks: tasks, body) } else { for t in 0..<tasks { body(t) } }
         }
-        // Input rows in contiguous slices per thread.
-        let slices = min(threads, batch)
+        // Input rows in contiguous slices per thread, for many rows only: the conversion is ~1% of the product, and
+        // for a few hundred rows a second dispatch to the pool cost more than it saved (100-row prompt, int8: 20-25%
+        // slower products with it, 2 loaded cores).
+        let slices = batch >= Self.parallelConversionMinimum ? min(threads, batch) : 1
         let (perSlice, extraRows) = batch.quotientAndRemainder(dividingBy: slices)
         func rowRange(_ t: Int) -> Range<Int> {
             let start = t * perSlice + min(t, extraRows)
             return start..<(start + perSlice + (t < extraRows ? 1 : 0))
         }
-        // Weight blocks (8 panels, `PanelLayout.block`) in contiguous runs per thread: each call allocates nothing
-        // (int8) or one repacking buffer (bfloat16).
+        // Weight blocks (8 panels, `PanelLayout.block`) in contiguous runs, one per thread.
         let blocks = (w.panels + PanelLayout.block - 1) / PanelLayout.block
         let runs = min(threads, blocks)
         let (perRun, extraBlocks) = blocks.quotientAndRemainder(dividingBy: runs)
@@ -83,10 +89,10 @@ extension Kernels {
             }
             parallel(runs) { t in
                 let p = panelRange(t)
-                chattts_vnni_int8_gemm(w.data.assumingMemoryBound(to: Int8.self), w.scales!, w.sums128!,
-                                       Int32(w.rows), Int32(w.cols), Int32(w.groupSize), Int32(p.lowerBound),
-                                       Int32(p.upperBound), input.values, Int32(input.stride), input.scales,
-                                       Int32(batch), y, Int32(ldy), accumulate ? 1 : 0)
+                chattts_vnni_int8_product(w.data.assumingMemoryBound(to: Int8.self), w.scales!, w.sums128!,
+                                          Int32(w.rows), Int32(w.cols), Int32(w.groupSize), Int32(p.lowerBound),
+                                          Int32(p.upperBound), input.values, Int32(input.stride), input.scales,
+                                          Int32(batch), y, Int32(ldy), accumulate ? 1 : 0)
             }
         case .bf16:
             let input = PrefillRows<UInt16>(batch: batch, stride: (w.cols + 31) & ~31, groups: 0)
