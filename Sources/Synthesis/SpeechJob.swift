@@ -20,6 +20,8 @@ public final class SpeechJob: Sendable {
     struct Times {
         var admitted: ContinuousClock.Instant?
         var firstAudio: ContinuousClock.Instant?
+        /// Engine steps the job had taken when its first audio left.
+        var stepsToFirstAudio: Int?
         var finished: ContinuousClock.Instant?
         var samples = 0
         var steps = 0
@@ -58,6 +60,9 @@ public final class SpeechJob: Sendable {
         times.withLock { t in t.firstAudio.map { $0 - submitted } }
     }
 
+    /// Engine steps the job had taken when its first audio left (nil before).
+    public var stepsToFirstAudio: Int? { times.withLock { $0.stepsToFirstAudio } }
+
     /// Engine steps this job took (refinement and speech).
     public var steps: Int { times.withLock { $0.steps } }
 
@@ -72,7 +77,10 @@ public final class SpeechJob: Sendable {
 
     func deliver(_ samples: [Float], steps: Int) {
         times.withLock { t in
-            if t.firstAudio == nil, !samples.isEmpty { t.firstAudio = .now }
+            if t.firstAudio == nil, !samples.isEmpty {
+                t.firstAudio = .now
+                t.stepsToFirstAudio = steps
+            }
             t.samples += samples.count
             t.steps = steps
         }

@@ -108,16 +108,10 @@ struct SchedulerTests {
             let p = try parameters(seed: 5, steps: 120, ["stream_mode": .text(mode)])
             let (audio, firstSteps, chunks): ([Float], Int, Int) = try await withScheduler { scheduler in
                 let job = try scheduler.submit(request("m", "streaming test", p))
-                var audio: [Float] = [], first: Int?, chunks = 0
-                for try await chunk in job.audio {
-                    first = first ?? job.steps
-                    audio += chunk
-                    chunks += 1
-                }
-                return (audio, first ?? -1, chunks)
+                let (audio, chunks) = try await Self.collect(job)
+                return (audio, job.stepsToFirstAudio ?? -1, chunks)
             }
-            // The step count is read when the chunk arrives; the compute thread may be a step or two further on.
-            #expect(firstSteps >= 1 && firstSteps <= bound + 2, "\(mode): first audio after \(firstSteps) steps")
+            #expect(firstSteps >= 1 && firstSteps <= bound, "\(mode): first audio after \(firstSteps) steps")
             #expect(chunks >= 6, "\(mode): \(chunks) chunks")
             #expect(audio.count == (2 * 120 - 1) * 256, "\(mode): \(audio.count) samples")
         }

@@ -43,7 +43,7 @@ extension Kernels {
             case .avx512:
                 avx512AttentionTileScores(q: q + j * qStride, qStride: qStride, queries: n, keyTiles: keyTiles,
                                           half: half, keys: keys, dim: dim, scale: scale, scores: s, scoreStride: stride)
-            case .avx2:
+            case .avx2, .avx2VNNI:
                 avx2AttentionTileScores(q: q + j * qStride, qStride: qStride, queries: n, keyTiles: keyTiles,
                                         half: half, keys: keys, dim: dim, scale: scale, scores: s, scoreStride: stride)
             case .baseline:
@@ -66,7 +66,7 @@ extension Kernels {
             let groupEnd = min(rows.upperBound, rows.lowerBound + ((j - rows.lowerBound) / 4 + 1) * 4)
             switch isa {
             case .avx512: avx512AttentionSoftmax(s, count: context)
-            case .avx2: avx2AttentionSoftmax(s, count: context)
+            case .avx2, .avx2VNNI: avx2AttentionSoftmax(s, count: context)
             case .baseline: attentionSoftmax(s, count: context, fused: false)
             }
             // Here, not in the ISA modules: a zero fill compiles to a memset call, which they must not make
@@ -81,7 +81,7 @@ extension Kernels {
             case .avx512:
                 avx512AttentionTileMix(weights: w, weightStride: stride, queries: n, values: values, half: half,
                                        keys: keys, dim: dim, out: out + j * outStride, outStride: outStride)
-            case .avx2:
+            case .avx2, .avx2VNNI:
                 avx2AttentionTileMix(weights: w, weightStride: stride, queries: n, values: values, half: half,
                                      keys: keys, dim: dim, out: out + j * outStride, outStride: outStride)
             case .baseline:
