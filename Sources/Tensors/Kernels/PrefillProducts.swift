@@ -12,13 +12,14 @@ import Synchronization
 ///
 /// int8 (VNNI layout): the decode kernel (`vnniProduct`) already reuses each weight block across tiles of 8 input
 /// rows and runs near VPDPBUSD's peak on large batches (a separate register-blocked kernel measured the same and
-/// was dropped, see `prefill.h`); what this path adds is the input rows quantized in parallel (`QuantizedRows` does
-/// it on the calling thread: 20 x 2,000 x 6,144 values for a 2,000-row prompt). Results are bit-identical.
+/// was dropped, see `prefill.h`); what this path adds is the input rows quantized in parallel from 512 rows on
+/// (`QuantizedRows` does it on the calling thread: 20 x 2,000 x 6,144 values for a 2,000-row prompt). Results are
+/// bit-identical.
 extension Kernels {
     /// Batches from this size on take the prefill path where `hasPrefillKernel`: more rows than the decode kernels'
-    /// tiles of 8, so a decode step (batch <= 8 by default) keeps the kernels it was tuned with, bit for bit. At 16
-    /// rows the bfloat16 kernel and the Swift panel kernel ran about level (C harness, 2304 x 768, in cache); from
-    /// 100 rows on the bfloat16 kernel is ahead.
+    /// tiles of 8, so a decode step (batch <= 8 by default) keeps the kernels it was tuned with, bit for bit. Not
+    /// tuned further: the bfloat16 kernel was not timed against the Swift one between 16 and 100 rows; at a 100-row
+    /// prompt the prompt paths were 1.0-1.8x the decode paths (Benchmarks/prefill-2026-12-03.txt).
     public static let prefillMinimumBatch = 16
 
     /// Input rows from which their conversion (`prefillProduct`) is split across the pool.
