@@ -3,7 +3,7 @@ ASSETS ?= asset
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 
-.PHONY: deps build release serve test ha-bench clean
+.PHONY: deps build release serve test test-kernels-release ha-bench clean
 
 deps:
 	@scripts/ensure-deps.sh
@@ -23,6 +23,7 @@ serve: release
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+	$(MAKE) test-kernels-release
 	scripts/ha-test --quick
 	scripts/deploy-check.sh
 
@@ -32,3 +33,9 @@ ha-bench: release
 
 clean:
 	rm -rf .build
+
+# The kernel parity tests in the release build, where the AVX2 / AVX-512 Swift modules get their instruction-set
+# flags (debug builds leave them at the baseline): every path this CPU runs, held to its scalar reference.
+test-kernels-release: deps
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path .build-release-tests $(SWIFT_FLAGS)
+	$(SWIFT) test -c release --skip-build --scratch-path .build-release-tests --filter TensorsTests $(SWIFT_FLAGS)

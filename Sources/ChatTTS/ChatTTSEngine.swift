@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Synthesis
 import Tensors
 
@@ -119,9 +120,10 @@ public final class ChatTTSEngine: SpeechEngine {
         var readyToSpeak: Bool
         var refineSteps = 0
         let vocoder: StreamingVocoder
-        var lastVocodedStep = 0
-        /// The step of the first vocoder run that gave samples.
+        /// The utterance's step of the first vocoder run that gave samples.
         var firstAudioStep: Int?
+        /// Audio the last step's vocoder run made, for `takeAudio` (nil: the vocoder did not run).
+        var made: [Float]?
         var trimmer: EdgeTrimmer
         /// Audio made but not yet delivered (a later utterance waits for the ones before it).
         var pending: [Float] = []
@@ -349,6 +351,51 @@ public final class ChatTTSEngine: SpeechEngine {
                 segment.readyToSpeak = true
             }
         }
+        vocode(batch)
+    }
+
+    /// Engine steps so far: the clock the utterances' chunks keep to, so that they run together.
+    private let clock = Atomic<Int>(0)
+
+    /// Runs the vocoder where an utterance has audio due, all exact ones together (`StreamingVocoder.advance`: one
+    /// product per layer for the whole batch, instead of one per utterance, each repacking the weights).
+    ///
+    /// When: at the first step whose samples can leave (`StreamingVocoder.stepsToFirstAudio`), so that the first
+    /// chunk leaves as early as the look-ahead allows; then every 4 engine steps for `chunkSteps` steps (the audio
+    /// stays ahead of a player that started on the first chunk), then every `chunkSteps` engine steps, and at the
+    /// end. The chunks of all utterances fall on the same steps of the engine's clock, so they batch; the exact
+    /// vocoder computes each frame once whatever the chunk sizes.
+    private func vocode(_ batch: [Job]) {
+        let tick = clock.wrappingAdd(1, ordering: .relaxed).newValue
+        var exact: [(Segment, StreamingVocoder.Work)] = []
+        for job in batch where !job.cancelled && job.failure == nil {
+            for segment in job.segments {
+                guard let s = segment.speaking, !segment.vocoded else { continue }
+                let due: Bool
+                if s.finished {
+                    due = true
+                    segment.vocoded = true
+                } else if let first = segment.firstAudioStep {
+                    let every = s.steps - first < chunkSteps ? min(4, chunkSteps) : chunkSteps
+                    due = tick % every == 0
+                } else {
+                    due = s.steps >= segment.vocoder.stepsToFirstAudio
+                }
+                guard due else { continue }
+                if segment.vocoder.mode == .exact {
+                    exact.append((segment, StreamingVocoder.Work(vocoder: segment.vocoder, sequence: s, final: s.finished)))
+                } else {
+                    segment.made = segment.vocoder.advance(s, final: s.finished)
+                }
+            }
+        }
+        let chunks = StreamingVocoder.advance(exact.map(\.1))
+        for ((segment, _), chunk) in zip(exact, chunks) { segment.made = chunk }
+        for job in batch {
+            for segment in job.segments where segment.firstAudioStep == nil && !(segment.made ?? []).isEmpty {
+                segment.firstAudioStep = segment.speaking?.steps
+            }
+        }
     }
 
     public func state(_ job: Job) -> SequenceState {
@@ -362,33 +409,13 @@ public final class ChatTTSEngine: SpeechEngine {
         for s in job.sequences { s.cancel() }
     }
 
-    /// Vocodes what each utterance has made and hands out the audio of the utterances in order, near-silence trimmed
-    /// where two of them meet.
-    ///
-    /// When: at the first step whose samples can leave (`StreamingVocoder.stepsToFirstAudio`), then after 1, 2, 4, ...
-    /// steps up to every `chunkSteps`, and at the end. The first chunk is small so that it leaves as early as the
-    /// look-ahead allows; the next ones grow so that the audio stays ahead of a player that started on the first.
-    /// The exact vocoder computes each frame once whatever the chunk sizes.
+    /// Hands out the audio the last step's vocoder run made (`vocode`), the utterances in order, near-silence
+    /// trimmed where two of them meet; a spoken reference utterance becomes the others' sample prompt.
     public func takeAudio(_ job: Job) -> [Float] {
         guard !job.cancelled, job.failure == nil else { return [] }
         for segment in job.segments {
-            guard let s = segment.speaking, !segment.vocoded else { continue }
-            let chunk: [Float]
-            if s.finished {
-                chunk = segment.vocoder.advance(s, final: true)
-                segment.vocoded = true
-            } else if let first = segment.firstAudioStep {
-                let interval = min(chunkSteps, max(1, segment.lastVocodedStep - first))
-                guard s.steps - segment.lastVocodedStep >= interval else { continue }
-                segment.lastVocodedStep = s.steps
-                chunk = segment.vocoder.advance(s, final: false)
-            } else if s.steps >= segment.vocoder.stepsToFirstAudio {
-                segment.lastVocodedStep = s.steps
-                chunk = segment.vocoder.advance(s, final: false)
-                if !chunk.isEmpty { segment.firstAudioStep = s.steps }
-            } else {
-                continue
-            }
+            guard let chunk = segment.made else { continue }
+            segment.made = nil
             segment.reference?.append(contentsOf: chunk)
             segment.pending += segment.trimmer.push(chunk)
             if segment.vocoded, let reference = segment.reference, job.sample == nil {

@@ -70,27 +70,75 @@ public final class StreamingVocoder {
     }
 
     private func advanceExact(_ sequence: GenerationSequence, steps: Int, final: Bool) -> [Float] {
-        let pool = model.decoder.pool
-        if steps > fed {
-            let hidden = sequence.hiddenStates(fed..<steps)
-            // One hidden state is two decoder frames (its halves): a reshape in time-major layout.
-            buffers[0].append(hidden.pointer, count: 2 * (steps - fed))
-            fed = steps
+        Self.advance([Work(vocoder: self, sequence: sequence, steps: steps, final: final)])[0]
+    }
+
+    /// One vocoder's part of a batched advance.
+    public struct Work {
+        public let vocoder: StreamingVocoder
+        public let sequence: GenerationSequence
+        public let steps: Int
+        public let final: Bool
+
+        public init(vocoder: StreamingVocoder, sequence: GenerationSequence, steps: Int? = nil, final: Bool) {
+            self.vocoder = vocoder
+            self.sequence = sequence
+            self.steps = min(steps ?? sequence.steps, sequence.steps)
+            self.final = final
         }
-        let total = 2 * steps
-        for (i, stage) in stages.enumerated() {
-            let known = i == 0 ? buffers[0].end : produced[i - 1]
-            let limit = final ? total : max(produced[i], known - stage.radius)
-            if limit > produced[i] {
-                let r = stage.radius, first = produced[i]
-                let window = buffers[i].window(first - r, limit + r)
-                let out = stage.compute(window, limit - first, pool)
-                buffers[i + 1].append(out.pointer, count: limit - first)
-                produced[i] = limit
+    }
+
+    /// Advances several exact vocoders of one model together, returning each one's new audio: each stage runs once
+    /// for all of them, their windows stacked into one input, so that every product of the stage packs its weights
+    /// once for the whole batch (BLAS repacks them per call: a chunk's few rows cost more in packing than in
+    /// arithmetic). The rows between two windows mix them and are dropped; each window's own rows only read inside it.
+    public static func advance(_ work: [Work]) -> [[Float]] {
+        precondition(work.allSatisfy { $0.vocoder.mode == .exact }, "batched advance is for exact vocoders")
+        guard let first = work.first else { return [] }
+        let stages = first.vocoder.stages, pool = first.vocoder.model.decoder.pool
+        for w in work {
+            let v = w.vocoder
+            if w.steps > v.fed {
+                let hidden = w.sequence.hiddenStates(v.fed..<w.steps)
+                // One hidden state is two decoder frames (its halves): a reshape in time-major layout.
+                v.buffers[0].append(hidden.pointer, count: 2 * (w.steps - v.fed))
+                v.fed = w.steps
             }
-            buffers[i].drop(before: produced[i] - stage.radius)
         }
-        // Samples whose every overlapping frame is made: all of them at the end.
+        for (i, stage) in stages.enumerated() {
+            let r = stage.radius
+            // Each vocoder's outputs that became computable: first..<limit.
+            var parts: [(vocoder: StreamingVocoder, first: Int, limit: Int, offset: Int)] = []
+            var rows = 0
+            for w in work {
+                let v = w.vocoder
+                let known = i == 0 ? v.buffers[0].end : v.produced[i - 1]
+                let limit = w.final ? 2 * w.steps : max(v.produced[i], known - r)
+                guard limit > v.produced[i] else { continue }
+                parts.append((v, v.produced[i], limit, rows))
+                rows += limit - v.produced[i] + 2 * r
+            }
+            if !parts.isEmpty {
+                let stacked = Tensor(zeros: [rows, stage.inChannels])
+                for p in parts {
+                    let window = p.vocoder.buffers[i].window(p.first - r, p.limit + r)
+                    (stacked.pointer + p.offset * stage.inChannels).update(from: window.pointer, count: window.count)
+                }
+                // Output row t of the stack is the stage at stacked input row t + r.
+                let out = stage.compute(stacked, rows - 2 * r, pool)
+                for p in parts {
+                    p.vocoder.buffers[i + 1].append(out.pointer + p.offset * stage.outChannels, count: p.limit - p.first)
+                    p.vocoder.produced[i] = p.limit
+                }
+            }
+            for w in work { w.vocoder.buffers[i].drop(before: w.vocoder.produced[i] - r) }
+        }
+        return work.map { $0.vocoder.emit(steps: $0.steps, final: $0.final) }
+    }
+
+    /// The samples whose every overlapping frame is made (all of them at the end).
+    private func emit(steps: Int, final: Bool) -> [Float] {
+        let total = 2 * steps
         let vocos = model.vocos, hop = vocos.hop, half = vocos.nFFT / 2
         let done = produced.last ?? 0
         let end = final ? max(0, (total - 1) * hop) : max(0, done * hop - half)

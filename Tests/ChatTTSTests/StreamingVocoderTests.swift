@@ -49,6 +49,37 @@ struct StreamingVocoderTests {
         #expect(Fixtures.maxAbs(audio, oneShot) < 1e-5)  // float32 rounding: one-shot and streamed sum alike
     }
 
+    @Test("exact vocoders advanced together, their windows stacked, each give the one-shot waveform")
+    func batchedExact() throws {
+        var o = SynthesisOptions()
+        o.refine = nil
+        o.normalize = false
+        o.code.minNewTokens = 90
+        o.code.maxNewTokens = 90
+        let other = try Fixtures.model.codeSequences(["a second utterance"], options: o)[0]
+        Fixtures.model.generate([other])
+        let sequences = [Self.sequence, other]
+        let vocoders = sequences.map { _ in StreamingVocoder(model: Fixtures.model, mode: .exact) }
+        var audio: [[Float]] = [[], []]
+        var steps = 3
+        while sequences.contains(where: { steps - 7 < $0.steps }) {
+            var work: [StreamingVocoder.Work] = [], owners: [Int] = []
+            for i in sequences.indices where steps - 7 < sequences[i].steps {
+                work.append(StreamingVocoder.Work(vocoder: vocoders[i], sequence: sequences[i], steps: steps,
+                                                  final: steps >= sequences[i].steps))
+                owners.append(i)
+            }
+            let chunks = StreamingVocoder.advance(work)
+            for (i, chunk) in zip(owners, chunks) { audio[i] += chunk }
+            steps += 7
+        }
+        for (s, a) in zip(sequences, audio) {
+            let oneShot = Fixtures.model.waveform(s)
+            #expect(a.count == oneShot.count)
+            #expect(Fixtures.maxAbs(a, oneShot) < 1e-5)
+        }
+    }
+
     @Test("exact streaming gives its first samples at the step the look-ahead arithmetic says")
     func exactFirstAudio() {
         let vocoder = StreamingVocoder(model: Fixtures.model)
