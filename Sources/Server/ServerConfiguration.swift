@@ -31,7 +31,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxTTSBodyBytes = 16 << 20
     public var markup = MarkupPolicy.refuse
     public var maxNewTokens = 2048
-    public var maxBatch = 8
+    public var maxBatch = 16
     public var maxQueue = 64
     public var requestTimeout: Duration = .seconds(60)
     public var maxRequestDuration: Duration = .seconds(900)
@@ -109,7 +109,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 "HTML tags, entities and control characters in a text: `refuse` (400 naming them) or `strip` (removed); ChatTTS word tags such as `[uv_break]` are always allowed"),
         .integer("maxNewTokens", \.maxNewTokens, 1...1_000_000,
                  "largest `max_new_token` (at most the model's positions, 4096); used by `/v1/audio/speech`"),
-        .integer("maxBatch", \.maxBatch, 1...256, "requests per engine step (a long text runs up to `max_split_batch` utterances of its own)"),
+        .integer("maxBatch", \.maxBatch, 1...256, "requests per engine step (a long text runs up to `max_split_batch` utterances of its own); 16 measured best on 2 cores (`Benchmarks/service-*.txt`)"),
         .integer("maxQueue", \.maxQueue, 0...100_000, "waiting requests before new ones get 503"),
         .seconds("requestTimeout", \.requestTimeout, above: 0, open: true,
                  "seconds until a request's first audio byte (its deadline; `X-Request-Timeout` may lower it): a request whose estimated wait is longer gets 503 at once, a queued one past it 503, a running one is cancelled"),

@@ -16,7 +16,7 @@ struct ConfigurationTests {
     @Test("defaults are the documented ones")
     func defaults() {
         let c = ServerConfiguration()
-        #expect(c.port == 8080 && c.host == "127.0.0.1" && c.maxInputCharacters == 4096 && c.maxBatch == 8 && c.maxQueue == 64)
+        #expect(c.port == 8080 && c.host == "127.0.0.1" && c.maxInputCharacters == 4096 && c.maxBatch == 16 && c.maxQueue == 64)
         #expect(c.requestTimeout == .seconds(60) && c.drainTimeout == .seconds(30) && c.warmUp && c.logLevel == .info)
         #expect(c.rateLimit == 10 && c.rateBurst == 20 && c.maxConcurrentPerClient == 4 && c.markup == .refuse)
         #expect(c.maxBodyBytes == 65536 && c.maxTTSBodyBytes == 16 << 20 && c.maxRequestDuration == .seconds(900))
