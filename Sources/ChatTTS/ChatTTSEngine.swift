@@ -351,11 +351,16 @@ public final class ChatTTSEngine: SpeechEngine {
                 segment.readyToSpeak = true
             }
         }
-        vocode(batch)
+        clock.wrappingAdd(1, ordering: .relaxed)
+        unvocoded.withLock { $0 = batch }
     }
 
     /// Engine steps so far: the clock the utterances' chunks keep to, so that they run together.
     private let clock = Atomic<Int>(0)
+    /// The last step's batch until its audio is vocoded, by the first `takeAudio` after it: outside `step`, whose
+    /// time the scheduler measures as the GPT's (its wait estimates learn the vocoder's share from real waits; a
+    /// step that vocoded every utterance at once would read as a step many times as long).
+    private let unvocoded = Mutex<[Job]>([])
 
     /// Runs the vocoder where an utterance has audio due, all exact ones together (`StreamingVocoder.advance`: one
     /// product per layer for the whole batch, instead of one per utterance, each repacking the weights).
@@ -366,7 +371,7 @@ public final class ChatTTSEngine: SpeechEngine {
     /// end. The chunks of all utterances fall on the same steps of the engine's clock, so they batch; the exact
     /// vocoder computes each frame once whatever the chunk sizes.
     private func vocode(_ batch: [Job]) {
-        let tick = clock.wrappingAdd(1, ordering: .relaxed).newValue
+        let tick = clock.load(ordering: .relaxed)
         var exact: [(Segment, StreamingVocoder.Work)] = []
         for job in batch where !job.cancelled && job.failure == nil {
             for segment in job.segments {
@@ -409,9 +414,15 @@ public final class ChatTTSEngine: SpeechEngine {
         for s in job.sequences { s.cancel() }
     }
 
-    /// Hands out the audio the last step's vocoder run made (`vocode`), the utterances in order, near-silence
-    /// trimmed where two of them meet; a spoken reference utterance becomes the others' sample prompt.
+    /// Hands out the audio of the job's utterances in order, near-silence trimmed where two of them meet; a spoken
+    /// reference utterance becomes the others' sample prompt. The first call after a step vocodes that step's whole
+    /// batch (`vocode`).
     public func takeAudio(_ job: Job) -> [Float] {
+        let due = unvocoded.withLock { batch -> [Job] in
+            defer { batch = [] }
+            return batch
+        }
+        if !due.isEmpty { vocode(due) }
         guard !job.cancelled, job.failure == nil else { return [] }
         for segment in job.segments {
             guard let chunk = segment.made else { continue }

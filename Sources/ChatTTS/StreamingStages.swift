@@ -12,8 +12,9 @@ struct StreamingStage: Sendable {
     let inChannels: Int
     let outChannels: Int
     /// window: [n + 2 radius, inChannels], input frames first - radius ..< first + n + radius (zeros outside the
-    /// signal). Returns the n output frames [n, outChannels].
-    let compute: @Sendable (_ window: Tensor, _ n: Int, _ pool: WorkerPool?) -> Tensor
+    /// signal). Returns the n output frames [n, outChannels]. `used`: the output rows anyone reads (several
+    /// windows stacked: not the rows between them), where a stage may skip work; nil: all n.
+    let compute: @Sendable (_ window: Tensor, _ n: Int, _ used: [Range<Int>]?, _ pool: WorkerPool?) -> Tensor
 }
 
 /// Frames first..<end of one stage's input, in a buffer that forgets what no later output needs.
@@ -61,7 +62,9 @@ extension StreamingStage {
         precondition(conv.stride == 1 && conv.dilation * (conv.kernelSize - 1) == 2 * conv.padding,
                      "a streaming stage needs a same-length convolution")
         let r = conv.padding, c = conv.outChannels
-        return StreamingStage(radius: r, inChannels: conv.inChannels, outChannels: c) { window, n, pool in
+        // One product per tap over all n rows, also between stacked windows: a call per window would repack the
+        // weights each time, which costs more than the few rows between windows.
+        return StreamingStage(radius: r, inChannels: conv.inChannels, outChannels: c) { window, n, _, pool in
             let full = Tensor(zeros: [window.shape[0], c])
             splitRows(n, pool: pool) { rows in conv.compute(window, rows: (rows.lowerBound + r)..<(rows.upperBound + r), into: full) }
             let out = Tensor(zeros: [n, c])
@@ -71,23 +74,37 @@ extension StreamingStage {
         }
     }
 
-    /// A ConvNeXt block: depthwise conv and LayerNorm over the window, then the pointwise MLP and the residual on
-    /// the n rows only.
+    /// A ConvNeXt block: depthwise conv and LayerNorm on the used rows, then the pointwise MLP and the residual on
+    /// those rows gathered into one product (the MLP is the block's cost; rows between stacked windows are skipped).
     static func block(_ block: ConvNeXtBlock) -> StreamingStage {
         let r = block.depthwise.padding, c = block.channels
-        return StreamingStage(radius: r, inChannels: c, outChannels: c) { window, n, pool in
+        return StreamingStage(radius: r, inChannels: c, outChannels: c) { window, n, used, pool in
+            let ranges = (used ?? [0..<n]).filter { !$0.isEmpty }
+            let m = ranges.reduce(0) { $0 + $1.count }
             let y = Tensor(zeros: [window.shape[0], c])
-            // Two passes, as `ConvNeXtBlock` does: the residual updates rows that neighbouring rows' convolution reads.
-            splitRows(n, pool: pool) { rows in
-                let inWindow = (rows.lowerBound + r)..<(rows.upperBound + r)
+            // The convolution reads the window as it came; the residual goes to a copy of the used rows (`xs`).
+            for range in ranges {
+                let inWindow = (range.lowerBound + r)..<(range.upperBound + r)
                 block.depthwise.compute(window, rows: inWindow, into: y)
                 Kernels.layerNorm(y.pointer + inWindow.lowerBound * c, weight: block.normWeight.pointer,
                                   bias: block.normBias.pointer, eps: 1e-6, rows: inWindow.count, dim: c,
                                   out: y.pointer + inWindow.lowerBound * c)
             }
-            splitRows(n, pool: pool) { rows in block.mlp(window, y, rows: (rows.lowerBound + r)..<(rows.upperBound + r)) }
+            // The used rows side by side, for one MLP over all of them.
+            let xs = Tensor(zeros: [m, c]), ys = Tensor(zeros: [m, c])
+            var k = 0
+            for range in ranges {
+                (xs.pointer + k * c).update(from: window.pointer + (range.lowerBound + r) * c, count: range.count * c)
+                (ys.pointer + k * c).update(from: y.pointer + (range.lowerBound + r) * c, count: range.count * c)
+                k += range.count
+            }
+            splitRows(m, pool: pool) { rows in block.mlp(xs, ys, rows: rows) }
             let out = Tensor(zeros: [n, c])
-            out.pointer.update(from: window.pointer + r * c, count: n * c)
+            k = 0
+            for range in ranges {
+                (out.pointer + range.lowerBound * c).update(from: xs.pointer + k * c, count: range.count * c)
+                k += range.count
+            }
             return out
         }
     }
@@ -95,7 +112,7 @@ extension StreamingStage {
     /// A frame-by-frame step (radius 0).
     static func pointwise(channels: Int, outChannels: Int? = nil,
                           _ body: @escaping @Sendable (Tensor, WorkerPool?) -> Tensor) -> StreamingStage {
-        StreamingStage(radius: 0, inChannels: channels, outChannels: outChannels ?? channels) { window, _, pool in
+        StreamingStage(radius: 0, inChannels: channels, outChannels: outChannels ?? channels) { window, _, _, pool in
             body(window, pool)
         }
     }

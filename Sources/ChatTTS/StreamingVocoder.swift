@@ -125,7 +125,8 @@ public final class StreamingVocoder {
                     (stacked.pointer + p.offset * stage.inChannels).update(from: window.pointer, count: window.count)
                 }
                 // Output row t of the stack is the stage at stacked input row t + r.
-                let out = stage.compute(stacked, rows - 2 * r, pool)
+                let used = parts.map { $0.offset..<($0.offset + $0.limit - $0.first) }
+                let out = stage.compute(stacked, rows - 2 * r, used, pool)
                 for p in parts {
                     p.vocoder.buffers[i + 1].append(out.pointer + p.offset * stage.outChannels, count: p.limit - p.first)
                     p.vocoder.produced[i] = p.limit

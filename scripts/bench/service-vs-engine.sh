@@ -62,7 +62,7 @@ field() { awk -v key="$1" -v n="$2" 'index($0, key) == 1 {print $n; exit}'; }
     echo "# binary: $binary; requests: /v1/tts, no refinement, $steps steps (2.0 s of audio), PCM streamed; \"$text\""
     echo "# engine: chattts say with B texts at once (its real-time factor excludes the model's load)"
     echo
-    printf '%-10s %14s %14s %8s %16s %16s\n' "max batch" "engine s/s" "service s/s" "ratio" "service TTFA p50" "service latency"
+    printf '%-10s %14s %14s %8s %16s %16s %10s\n' "max batch" "engine s/s" "service s/s" "ratio" "service TTFA p50" "service latency" "ok"
 } >"$work/report.txt"
 
 for b in $batches; do
@@ -80,8 +80,9 @@ for b in $batches; do
     service=$(field "audio " 4 <"$work/service-$b.txt")
     ttfa=$(field "time to first audio" 6 <"$work/service-$b.txt")
     latency=$(field "latency" 3 <"$work/service-$b.txt")
+    ok=$(field "requests" 3 <"$work/service-$b.txt" | tr -d '(')
     ratio=$(python3 -c "print(f'{$service / $engine:.0%}')")
-    printf '%-10s %14s %14s %8s %13s ms %13s ms\n' "$b" "$engine" "$service" "$ratio" "$ttfa" "$latency" >>"$work/report.txt"
+    printf '%-10s %14s %14s %8s %13s ms %13s ms %10s\n' "$b" "$engine" "$service" "$ratio" "$ttfa" "$latency" "$ok/$(( clients * 3 ))" >>"$work/report.txt"
 done
 
 {
