@@ -134,7 +134,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                  "seconds a shutdown waits for accepted requests before cancelling them"),
         .optionalInteger("memoryBudget", \.memoryBudget, 1...Int.max, default: "80% of memory",
                          "bytes the running requests' KV caches may take together (default: 80% of the smaller of the host's memory and the cgroup's `memory.max`); a request that does not fit waits, one that never fits gets 400"),
-        .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "largest streamed chunk, in engine steps (24 = 0.51 s of audio): the first chunk leaves as soon as the look-ahead allows, the next ones after 1, 2, 4... steps up to this"),
+        .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "largest streamed chunk, in engine steps (24 = 0.51 s of audio): the first chunk leaves as soon as the look-ahead allows, the next ones every 8 steps for this many steps, then every this many"),
         .choice("streamMode", \.streamMode, "default `stream_mode` of requests that do not give one: `exact` (streamed audio equals the one-shot waveform; first audio after the vocoder's look-ahead of about 53 steps) or `fast` (first audio after about 10 steps, chunk edges cross-faded)"),
         .boolean("warmUp", \.warmUp, "short synthesis before `/ready` turns 200 (its time is logged)"),
         .choice("logLevel", \.logLevel, "trace, debug, info, notice, warning, error, critical"),
