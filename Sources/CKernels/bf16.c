@@ -4,19 +4,6 @@
 
 #include <string.h>
 
-void chattts_bf16_pair_rows(const float *x, int ldx, int batch, int cols, uint16_t *out, int stride) {
-    for (int b = 0; b < batch; b++) {
-        uint16_t *o = out + (size_t)b * stride;
-        for (int k = 0; k < cols; k++) {
-            uint32_t bits;
-            memcpy(&bits, x + (size_t)b * ldx + k, 4);
-            const int nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
-            o[k] = nan ? (uint16_t)((bits >> 16) | 0x40) : (uint16_t)((bits + ((bits >> 16) & 1) + 0x7FFF) >> 16);
-        }
-        for (int k = cols; k < stride; k++) o[k] = 0;
-    }
-}
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 

@@ -24,10 +24,11 @@ BF16_TARGET void chattts_bf16_round_rows(const float *x, int ldx, int batch, int
             _mm512_storeu_si512(dst + k, (__m512i)v);
         }
         for (; k < cols; k++) {
-            // Round to nearest even, as VCVTNE2PS2BF16 does for finite values.
+            // Round to nearest even, as VCVTNE2PS2BF16 does; a NaN stays a (quiet) NaN.
             uint32_t bits;
             __builtin_memcpy(&bits, row + k, 4);
-            dst[k] = (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+            const int nan = (bits & 0x7FFFFFFFu) > 0x7F800000u;
+            dst[k] = nan ? (uint16_t)((bits >> 16) | 0x40) : (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
         }
         for (; k < stride; k++) dst[k] = 0;
     }

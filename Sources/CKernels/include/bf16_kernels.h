@@ -26,12 +26,7 @@ extern "C" {
 void chattts_avx2_bf16_product(const uint16_t *weights, int rows, int cols, int panel_begin, int panel_end,
                                const float *x, int ldx, int batch, float *y, int ldy, int accumulate);
 
-/// Rounds `batch` rows of x ([batch][ldx] floats) to bfloat16 for `chattts_avx512bf16_product`, as
-/// `Tensors.floatToBF16` does (nearest, ties to even; NaN stays NaN): out is [batch][stride] 16-bit values,
-/// stride >= cols and even; an odd last column is padded with 0. Plain C, any CPU.
-void chattts_bf16_pair_rows(const float *x, int ldx, int batch, int cols, uint16_t *out, int stride);
-
-/// y[b * ldy + r] (+)= sum_k w[r, k] * xb[b, k], xb from `chattts_bf16_pair_rows`, two columns per VDPBF16PS step in
+/// y[b * ldy + r] (+)= sum_k w[r, k] * xb[b, k], xb from `chattts_bf16_round_rows` (prefill.h), two columns per VDPBF16PS step in
 /// float32 (each product of two bfloat16 values is exact; the instruction adds them to the sum with its own
 /// rounding and treats denormal inputs as zero). A row's result does not depend on the batch or the panel range.
 /// Needs AVX-512 F, BW, VL and BF16.

@@ -20,8 +20,9 @@
 extern "C" {
 #endif
 
-/// Rounds `batch` rows of x ([batch][ldx] floats) to bfloat16 (nearest, ties to even) for `chattts_bf16_gemm`:
-/// out is [batch][stride] 16-bit values, stride >= cols rounded up to even; an odd last column is padded with 0.
+/// Rounds `batch` rows of x ([batch][ldx] floats) to bfloat16 as `Tensors.floatToBF16` does (nearest, ties to even;
+/// NaN stays NaN) for `chattts_bf16_gemm` and `chattts_avx512bf16_product`: out is [batch][stride] 16-bit values,
+/// stride >= cols rounded up to even; an odd last column is padded with 0. Needs AVX-512 BF16.
 void chattts_bf16_round_rows(const float *x, int ldx, int batch, int cols, uint16_t *out, int stride);
 
 /// y[b * ldy + r] (+)= sum_k w[r, k] * xb[b, k] for the rows of panels [panel_begin, panel_end) and b in [0, batch),

@@ -223,7 +223,7 @@ final class BF16Rows: @unchecked Sendable {
     init(_ x: UnsafePointer<Float>, ldx: Int, batch: Int, cols: Int) {
         stride = (cols + 31) & ~31
         values = .allocate(capacity: max(1, batch * stride))
-        chattts_bf16_pair_rows(x, Int32(ldx), Int32(batch), Int32(cols), values, Int32(stride))
+        chattts_bf16_round_rows(x, Int32(ldx), Int32(batch), Int32(cols), values, Int32(stride))
     }
 
     deinit { values.deallocate() }
