@@ -46,6 +46,9 @@ struct BenchEngine: AsyncParsableCommand {
     @Option(help: "Runs of each format (medians are printed, with the range of batch 1).")
     var repeats: Int = 3
 
+    @Option(name: .customLong("kernel-rounds"), help: "Rounds of the kernel table (medians are printed).")
+    var kernelRounds: Int = 7
+
     @Flag(name: .customLong("no-kernels"), help: "Skip the kernel table (matrix products alone, each path).")
     var noKernels = false
 
@@ -59,6 +62,7 @@ struct BenchEngine: AsyncParsableCommand {
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be >= 1") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be >= 1") }
+        guard kernelRounds >= 1 else { throw ValidationError("--kernel-rounds must be >= 1") }
         guard prefillRuns >= 1, prefillList.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--prefill must list lengths >= 1 and --prefill-runs be >= 1")
         }
@@ -138,6 +142,14 @@ struct BenchEngine: AsyncParsableCommand {
                 print(String(format: "  %@ batch 1 over the %d runs: %.1f to %.1f steps/s", name as NSString, repeats,
                              low, high))
             }
+        }
+        for r in rows {
+            guard let ratio = r["paired_b1_ratio"] as? Double else { continue }
+            print(String(format: "  %@ batch 1 against the read bandwidth beside it: %.1f GB/s of weights, %.0f%% "
+                         + "(7 windows of 16 steps, each over read passes right before and after it: median; "
+                         + "windows %.0f-%.0f%%; medians over the runs)",
+                         r["dtype"] as! NSString, r["paired_b1_gbs"] as? Double ?? 0, 100 * ratio,
+                         100 * (r["paired_b1_low"] as? Double ?? 0), 100 * (r["paired_b1_high"] as? Double ?? 0)))
         }
         print("")
         Self.printPrefill(rows, lengths: prefillList)
@@ -243,6 +255,31 @@ struct BenchEngine: AsyncParsableCommand {
             "bandwidth_gbs": try Self.measureBandwidth(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                                        hugePages: true).all,
         ]
+        // Batch 1 against the bandwidth beside it: windows of 16 steps, each rated against read passes right
+        // before and after it (after the peak RSS: the probe's buffer is not the engine's memory).
+        if batchList.contains(1) {
+            let probe = try ReadProbe(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, hugePages: true)
+            var long = params
+            long.minNewTokens = 7 * 16 + 2
+            long.maxNewTokens = 7 * 16 + 2
+            let seqs = [try model.promptSequence(text, stage: .speech(long, voice: nil), normalize: false)]
+            model.step(seqs)
+            let bytes = Double(model.gpt.weightBytes + headBytes)
+            var ratios: [Double] = [], rates: [Double] = []
+            for _ in 0..<7 {
+                let (gbs, ratio) = probe.rate {
+                    let t0 = Self.now()
+                    for _ in 0..<16 { model.step(seqs) }
+                    return 16 * bytes / (Self.now() - t0) / 1e9
+                }
+                rates.append(gbs)
+                ratios.append(ratio)
+            }
+            result["paired_b1_gbs"] = ReadProbe.median(rates)
+            result["paired_b1_ratio"] = ReadProbe.median(ratios)
+            result["paired_b1_low"] = ratios.min() ?? 0
+            result["paired_b1_high"] = ratios.max() ?? 0
+        }
         // After the peak RSS: a long prompt's cache is not part of the decode figures.
         result.merge(try measurePrefill(model)) { $1 }
         return result
@@ -277,9 +314,9 @@ struct BenchEngine: AsyncParsableCommand {
 
     /// Matrix products alone, from memory (a GPT layer's shapes repeated past 256 MB), on every path this CPU has:
     /// the Swift panel kernels per format and instruction set, and the C kernels (bf16 with AVX2 and AVX-512 BF16,
-    /// int8 with AVX2, AVX-VNNI and AVX-512 VNNI), each in the layout it reads. GB/s of weights read (the best of 3
-    /// rounds over all paths), and that over the largest read bandwidth (huge pages, like the weights) measured
-    /// right before the row in those rounds: it drifts within minutes.
+    /// int8 with AVX2, AVX-VNNI and AVX-512 VNNI), each in the layout it reads. GB/s of weights read and that over the
+    /// read bandwidth (huge pages, like the weights) of passes right before and after each product pass
+    /// (`ReadProbe.rate`); medians of `--kernel-rounds` rounds over all paths.
     func kernelTable(threads: Int) throws {
         let pool = WorkerPool(threads: threads)
         let shapes = [(2304, 768), (768, 768), (6144, 768), (768, 3072)]
@@ -309,10 +346,11 @@ struct BenchEngine: AsyncParsableCommand {
                 }
             }
         }
-        print("matrix products alone, weights from memory, GB/s of weights read (\(threads) threads; best of 3 rounds), "
-              + "and that over the read bandwidth measured just before the row (the largest of the 3):")
+        print("matrix products alone, weights from memory, GB/s of weights read (\(threads) threads), and that over "
+              + "the read bandwidth of passes right before and after it; medians of \(kernelRounds) rounds, and the "
+              + "range of the b=1 ratio:")
         print(Self.pad("path", 24) + [1, 8].map { Self.pad("b=\($0)", 10, left: true) + Self.pad("", 7) }.joined()
-              + Self.pad("read GB/s", 12, left: true))
+              + Self.pad("read GB/s", 12, left: true) + Self.pad("b=1 range", 13, left: true))
         var rng = SeededRNG(seed: 3)
         let sources = shapes.map { (r, c) in (0..<(r * c)).map { _ in rng.gaussian() * 0.02 } }
         let x = (0..<(8 * 6144)).map { _ in rng.gaussian() }
@@ -332,32 +370,39 @@ struct BenchEngine: AsyncParsableCommand {
             }
             matrices.append(mats)
         }
-        // Rounds over every path in turn, each path's best kept: a burst of other work on a shared machine then
-        // costs one round of one row, not the row.
-        var best = [[Double]](repeating: [0, 0], count: paths.count)
-        var read = [Double](repeating: 0, count: paths.count)
-        for _ in 0..<3 {
+        // Rounds over every path in turn; in each, every product pass is rated against read passes right before
+        // and right after it (`ReadProbe.rate`). The medians over rounds are printed: a burst of other work, or of
+        // the host's bandwidth, then moves one pair, not the row.
+        let probe = try ReadProbe(threads: threads, hugePages: true)
+        var gbs = [[[Double]]](repeating: [[], []], count: paths.count)
+        var ratios = [[[Double]]](repeating: [[], []], count: paths.count)
+        var read = [[Double]](repeating: [], count: paths.count)
+        for _ in 0..<kernelRounds {
             for (i, (_, _, _, isa, kernel)) in paths.enumerated() {
-                read[i] = max(read[i], try Self.measureBandwidth(threads: threads, hugePages: true).all)
                 let bytes = matrices[i].reduce(0) { $0 + $1.bytes }
                 for (j, batch) in [1, 8].enumerated() {
-                    for _ in 0..<4 {
+                    let (rate, ratio) = probe.rate {
                         let t0 = Self.now()
                         for m in matrices[i] {
                             Kernels.packedProduct(m, x: x, batch: batch, y: &y, pool: pool, isa: isa, kernel: kernel)
                         }
-                        best[i][j] = max(best[i][j], Double(bytes) / (Self.now() - t0) / 1e9)
+                        return Double(bytes) / (Self.now() - t0) / 1e9
                     }
+                    gbs[i][j].append(rate)
+                    ratios[i][j].append(ratio)
+                    if j == 0 { read[i].append(rate / ratio) }
                 }
             }
         }
         for (i, path) in paths.enumerated() {
             var line = Self.pad(path.0, 24)
-            for gbs in best[i] {
-                line += Self.pad(String(format: "%.1f", gbs), 10, left: true)
-                    + Self.pad(String(format: "%.0f%%", 100 * gbs / read[i]), 7, left: true)
+            for j in 0..<2 {
+                line += Self.pad(String(format: "%.1f", ReadProbe.median(gbs[i][j])), 10, left: true)
+                    + Self.pad(String(format: "%.0f%%", 100 * ReadProbe.median(ratios[i][j])), 7, left: true)
             }
-            print(line + Self.pad(String(format: "%.1f", read[i]), 12, left: true))
+            let r = ratios[i][0]
+            print(line + Self.pad(String(format: "%.1f", ReadProbe.median(read[i])), 12, left: true)
+                  + Self.pad(String(format: "%.0f-%.0f%%", 100 * (r.min() ?? 0), 100 * (r.max() ?? 0)), 13, left: true))
         }
         print("")
     }
@@ -411,38 +456,9 @@ struct BenchEngine: AsyncParsableCommand {
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
-    /// Read bandwidth: sums a 512 MiB buffer (far beyond any cache), best of 5, on 1 thread and on the pool; in 4 KiB
-    /// pages or in huge pages (`HugePageRegion`, as the engine keeps its weights).
+    /// Read bandwidth: best of 5 passes of a fresh `ReadProbe` on 1 thread and on the pool.
     static func measureBandwidth(threads: Int, hugePages: Bool) throws -> (one: Double, all: Double) {
-        let count = 128 << 20
-        let region = hugePages ? try HugePageRegion(byteCount: count * 4) : nil
-        let buffer = region?.base.bindMemory(to: Float.self, capacity: count)
-            ?? UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { if region == nil { buffer.deallocate() } }
-        for i in 0..<count { buffer[i] = Float(i & 7) }
-        let pool = WorkerPool(threads: threads)
-        let shared = SendablePointer(pointer: buffer)
-        func pass(_ t: Int) -> Double {
-            let chunks = t * 8
-            let per = count / chunks
-            let start = now()
-            let sums = UnsafeMutablePointer<Float>.allocate(capacity: chunks)
-            defer { sums.deallocate() }
-            let out = SendablePointer(pointer: sums)
-            let body: (Int) -> Void = { c in out.pointer[c] = sumFloats(shared.pointer + c * per, per) }
-            if t == 1 { for c in 0..<chunks { body(c) } } else { pool.run(tasks: chunks, body) }
-            let seconds = now() - start
-            var total: Float = 0
-            for c in 0..<chunks { total += sums[c] }
-            precondition(total > 0)
-            return Double(count * 4) / seconds / 1e9
-        }
-        var one = 0.0, all = 0.0
-        for _ in 0..<5 {
-            one = max(one, pass(1))
-            all = max(all, pass(threads))
-        }
-        return (one, all)
+        try ReadProbe(threads: threads, hugePages: hugePages).best()
     }
 
     static func peakRSS() -> Double {
@@ -472,25 +488,4 @@ struct BenchEngine: AsyncParsableCommand {
         f.dateFormat = "yyyy-MM-dd HH:mm:ss Z"
         return f.string(from: Date())
     }
-}
-
-/// A raw pointer handed to pool tasks; each task touches only its own range.
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-}
-
-func sumFloats(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a = SIMD8<Float>(), b = SIMD8<Float>(), c = SIMD8<Float>(), d = SIMD8<Float>()
-    var i = 0
-    while i + 32 <= n {
-        let raw = UnsafeRawPointer(p + i)
-        a += raw.loadUnaligned(as: SIMD8<Float>.self)
-        b += raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-        c += raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-        d += raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-        i += 32
-    }
-    var s = (a + b + c + d).sum()
-    while i < n { s += p[i]; i += 1 }
-    return s
 }
