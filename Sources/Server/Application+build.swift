@@ -44,6 +44,7 @@ public func buildApplication<Engine: SpeechEngine>(_ config: ServerConfiguration
     schedulerConfig.maxQueue = config.maxQueue
     schedulerConfig.requestTimeout = config.requestTimeout
     schedulerConfig.drainTimeout = config.drainTimeout
+    schedulerConfig.firstAudioLead = config.firstAudioLead > .zero ? config.firstAudioLead : nil
     schedulerConfig.memoryBudget = config.memoryBudget ?? MemoryBudget.defaultBytes()
     let scheduler = Scheduler(engine: engine, config: schedulerConfig, knobs: knobs, logger: logger)
     logger.info("engine ready", metadata: [

@@ -33,8 +33,9 @@ public final class ServerMetrics: Sendable {
     let stepsPerSecond: Gauge
     let engineRealTimeFactor: Gauge
     private let stepsTotal: Counter
+    private let firstAudioStepsTotal: Counter
     private let audioSecondsTotal: Counter
-    private let copied = Mutex<(steps: Int, audio: Double)>((0, 0))
+    private let copied = Mutex<(steps: Int, audio: Double, firstAudioSteps: Int)>((0, 0, 0))
 
     // Process and start-up.
     let residentMemory: Gauge
@@ -71,6 +72,9 @@ public final class ServerMetrics: Sendable {
             help: "Seconds of computation per second of audio produced, over the last busy period (below 1 is faster than real time).")
         stepsTotal = registry.counter(name: "chattts_engine_steps_total", labels: [],
                                           help: "Engine steps run (one step advances every sequence in the batch).")
+        firstAudioStepsTotal = registry.counter(
+            name: "chattts_first_audio_steps_total", labels: [],
+            help: "Engine steps that ran only requests still waiting for their first audio while the others were ahead of real time (firstAudioLead).")
         audioSecondsTotal = registry.counter(name: "chattts_audio_seconds_total", labels: [],
                                                  help: "Seconds of audio produced.")
         residentMemory = registry.gauge(name: "process_resident_memory_bytes", labels: [],
@@ -125,7 +129,11 @@ public final class ServerMetrics: Sendable {
         copied.withLock { last in
             if stats.steps > last.steps { stepsTotal.increment(by: Int64(stats.steps - last.steps)) }
             if stats.audioSeconds > last.audio { audioSecondsTotal.increment(by: stats.audioSeconds - last.audio) }
-            last = (max(last.steps, stats.steps), max(last.audio, stats.audioSeconds))
+            if stats.firstAudioSteps > last.firstAudioSteps {
+                firstAudioStepsTotal.increment(by: Int64(stats.firstAudioSteps - last.firstAudioSteps))
+            }
+            last = (max(last.steps, stats.steps), max(last.audio, stats.audioSeconds),
+                    max(last.firstAudioSteps, stats.firstAudioSteps))
         }
         residentMemory.set(Double(Self.residentMemoryBytes()))
         ready.set(isReady ? 1.0 : 0.0)

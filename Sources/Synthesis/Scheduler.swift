@@ -22,6 +22,11 @@ public struct SchedulerConfig: Sendable {
     /// Bytes the running sequences' state (KV caches) may take together. A request whose state would not fit next
     /// to the running ones waits in the queue; one that could never fit is refused.
     public var memoryBudget = Int.max
+    /// First audio first: while some running requests have no audio yet and every other one has delivered at least
+    /// this much audio beyond the time since its first chunk (its client's playback stays that far ahead), a step
+    /// runs the newcomers alone, so their first audio comes at the speed of a small batch. The others resume as soon
+    /// as one of them is less far ahead. nil: newcomers always step with the whole batch.
+    public var firstAudioLead: Duration? = .milliseconds(500)
 
     public init() {}
 }
@@ -32,6 +37,8 @@ public struct SchedulerStats: Sendable, Equatable {
     public var activeBatch = 0
     /// Bytes the running sequences may hold at most (the sum of their `memoryBytes`).
     public var memoryReserved = 0
+    /// Of `steps`, those that ran only requests still waiting for their first audio (`firstAudioLead`).
+    public var firstAudioSteps = 0
     /// Batched model steps (one GPT pass each, whatever the batch size).
     public var steps = 0
     /// Sum over steps of the batch size: sequence-steps served.
@@ -296,13 +303,16 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
                 continue
             }
 
+            let stepping = Self.firstAudioFirst(active, lead: config.firstAudioLead, now: now,
+                                                sampleRate: engine.sampleRate)
             let stepStarted = ContinuousClock.now
-            engine.step(active.map(\.sequence))
+            engine.step(stepping.map { active[$0].sequence })
             let stepTime = (ContinuousClock.now - stepStarted).seconds
             // Count the step before any job of it finishes, so a finished job always sees its steps counted.
-            let batch = active.count
+            let batch = stepping.count
             state.withLock { s in
                 s.stats.steps += 1
+                if batch < active.count { s.stats.firstAudioSteps += 1 }
                 s.stepSeconds[batch] = Self.average(s.stepSeconds[batch], stepTime, weight: 0.05)
                 s.stats.stepSeconds = s.stepSeconds[batch]
             }
@@ -351,6 +361,20 @@ public final class Scheduler<Engine: SpeechEngine>: SpeechService, Sendable {
             }
             if seconds >= 1 { window = (.now, 0, 0) }
         }
+    }
+
+    /// The indices of `active` the next step runs: all of them, or only those without audio yet while every other
+    /// one is at least `lead` ahead of its playback (`SchedulerConfig.firstAudioLead`).
+    static func firstAudioFirst(_ active: [Pending], lead: Duration?, now: ContinuousClock.Instant, sampleRate: Int)
+        -> [Int] {
+        let all = Array(active.indices)
+        guard let lead else { return all }
+        let newcomers = all.filter { !active[$0].job.hasAudio }
+        guard !newcomers.isEmpty, newcomers.count < active.count else { return all }
+        let ahead = all.allSatisfy { i in
+            !active[i].job.hasAudio || (active[i].job.lead(at: now, sampleRate: sampleRate) ?? 0) >= lead.seconds
+        }
+        return ahead ? newcomers : all
     }
 
     /// Moves queued requests into free slots, in order, while their memory fits next to the running ones; fails

@@ -68,6 +68,14 @@ public final class SpeechJob: Sendable {
 
     public var samplesProduced: Int { times.withLock { $0.samples } }
 
+    /// Seconds of audio delivered beyond the time since the first chunk left: how far a client that plays it as it
+    /// arrives is ahead of its playback (nil before any audio).
+    public func lead(at now: ContinuousClock.Instant, sampleRate: Int) -> Double? {
+        times.withLock { t in
+            t.firstAudio.map { Double(t.samples) / Double(sampleRate) - (now - $0).seconds }
+        }
+    }
+
     /// True once some audio has been delivered.
     public var hasAudio: Bool { times.withLock { $0.firstAudio != nil } }
 

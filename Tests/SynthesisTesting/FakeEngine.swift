@@ -5,7 +5,8 @@ import Synthesis
 ///
 /// Each step makes `samplesPerStep` samples whose value is the step number / 1000, so a test can tell which steps
 /// arrived. Knobs: `steps` (how many), `fail_at` (fail at that step, with `fail_code`), `memory` (bytes the
-/// sequence claims, for admission) and `step_delay_ms` (to keep a batch busy).
+/// sequence claims, for admission), `step_delay_ms` (to keep a batch busy) and `silent_steps` (audio held back until
+/// that many steps are done, then released at once, like the vocoder's look-ahead).
 public final class FakeEngine: SpeechEngine {
     public let name = "fake"
     public let sampleRate = 24000
@@ -16,12 +17,17 @@ public final class FakeEngine: SpeechEngine {
         Knob("fail_code", .text(maxLength: 32), default: .text("engine_failure"), doc: "the failure's code"),
         Knob("memory", .integer(0...Int.max), default: .integer(1 << 20), unit: "bytes", doc: "memory claimed"),
         Knob("step_delay_ms", .integer(0...1000), default: .integer(0), doc: "sleep per step"),
+        Knob("silent_steps", .integer(0...10_000), default: .integer(0), unit: "steps", doc: "steps before the first audio"),
     ])
     public let voices = [VoiceListing(id: "fake-voice", source: "configured")]
 
     /// The largest batch `step` was given so far, for tests of admission.
     public var largestBatch: Int { largest.withLock { $0 } }
     private let largest = Mutex(0)
+
+    /// The request ids of every step's batch, in order (the first 100,000 steps), for tests of who steps when.
+    public var stepLog: [[String]] { log.withLock { $0 } }
+    private let log = Mutex<[[String]]>([])
 
     /// While held, steps make no progress (each sleeps 5 ms): the warm-up or a batch stays where it is until the
     /// test calls `release()`, however slow the machine.
@@ -34,7 +40,9 @@ public final class FakeEngine: SpeechEngine {
 
     /// Invariant: touched by the scheduler's compute thread only, once `start` returned it.
     public final class Sequence: @unchecked Sendable {
+        let id: String
         let total: Int
+        let silent: Int
         let failAt: Int?
         let failCode: String
         let memory: Int
@@ -44,8 +52,10 @@ public final class FakeEngine: SpeechEngine {
         var cancelled = false
         var failure: SynthesisError?
 
-        init(knobs: KnobValues, table: KnobTable) {
+        init(id: String, knobs: KnobValues, table: KnobTable) {
+            self.id = id
             total = knobs.integer(table["steps"]!)
+            silent = knobs.integer(table["silent_steps"]!)
             if case .integer(let n)? = knobs["fail_at"] { failAt = n } else { failAt = nil }
             failCode = knobs.text(table["fail_code"]!)
             memory = knobs.integer(table["memory"]!)
@@ -71,13 +81,14 @@ public final class FakeEngine: SpeechEngine {
         guard !request.text.isEmpty else {
             throw SynthesisError(.invalidRequest, "must not be empty", field: SpeechRequest.textField)
         }
-        return Sequence(knobs: request.knobs, table: knobs)
+        return Sequence(id: request.id, knobs: request.knobs, table: knobs)
     }
 
     public func memoryBytes(_ s: Sequence) -> Int { s.memory }
 
     public func step(_ batch: [Sequence]) {
         largest.withLock { $0 = max($0, batch.count) }
+        log.withLock { if $0.count < 100_000 { $0.append(batch.map(\.id)) } }
         if held.withLock({ $0 }) {
             usleep(5000)
             return
@@ -105,6 +116,7 @@ public final class FakeEngine: SpeechEngine {
     public func cancel(_ s: Sequence) { s.cancelled = true }
 
     public func takeAudio(_ s: Sequence) -> [Float] {
+        guard s.steps >= min(s.silent, s.total) || s.cancelled || s.failure != nil else { return [] }
         defer { s.pending = [] }
         return s.pending
     }

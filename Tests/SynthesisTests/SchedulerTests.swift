@@ -313,6 +313,57 @@ struct FakeEngineSchedulerTests {
         }
     }
 
+    @Test("first audio first: a newcomer steps alone while the running request is far enough ahead of its playback")
+    func firstAudioFirst() async throws {
+        for lead in [Duration.milliseconds(200), nil] {
+            let engine = FakeEngine()
+            var config = SchedulerTests.patient
+            config.firstAudioLead = lead
+            let scheduler = Scheduler(engine: engine, config: config)
+            let running = Task { try await scheduler.run() }
+            // 100 samples (4.2 ms of audio) per step of at least 1 ms: ahead of real time by about 3 ms a step.
+            let old = try scheduler.submit(try request("old", ["steps": .integer(5000), "step_delay_ms": .integer(1)]))
+            while (old.lead(at: .now, sampleRate: engine.sampleRate) ?? 0) < 0.4 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // The newcomer's audio comes after 20 steps (the vocoder's look-ahead, as it were).
+            let new = try scheduler.submit(try request("new", ["steps": .integer(30), "silent_steps": .integer(20)]))
+            #expect(try await SchedulerTests.collect(new).audio.count == 30 * engine.samplesPerStep)
+            old.cancel()
+            scheduler.beginDraining()
+            try await running.value
+            let withNew = engine.stepLog.filter { $0.contains("new") }
+            #expect(withNew.count == 30)
+            let (silent, after) = (withNew.prefix(20), withNew.dropFirst(20))
+            if lead != nil {
+                #expect(silent.allSatisfy { $0 == ["new"] }, "\(silent)")
+                #expect(after.allSatisfy { $0.contains("old") }, "the old request resumes once the newcomer has audio")
+                #expect(scheduler.stats.firstAudioSteps == 20)
+            } else {
+                #expect(silent.allSatisfy { $0.contains("old") }, "\(silent)")
+                #expect(scheduler.stats.firstAudioSteps == 0)
+            }
+        }
+    }
+
+    @Test("first audio first waits while a running request is less far ahead than the lead")
+    func firstAudioFirstKeepsTheLead() async throws {
+        var config = SchedulerTests.patient
+        config.firstAudioLead = .seconds(100)
+        let engine = FakeEngine()
+        let scheduler = Scheduler(engine: engine, config: config)
+        let running = Task { try await scheduler.run() }
+        let old = try scheduler.submit(try request("old", ["steps": .integer(5000), "step_delay_ms": .integer(1)]))
+        while !old.hasAudio { try await Task.sleep(for: .milliseconds(5)) }
+        let new = try scheduler.submit(try request("new", ["steps": .integer(30), "silent_steps": .integer(20)]))
+        _ = try await SchedulerTests.collect(new)
+        old.cancel()
+        scheduler.beginDraining()
+        try await running.value
+        #expect(engine.stepLog.filter { $0.contains("new") }.allSatisfy { $0.contains("old") })
+        #expect(scheduler.stats.firstAudioSteps == 0)
+    }
+
     @Test("requests whose memory does not fit wait for it; one that could never fit is refused")
     func memoryBudget() async throws {
         // Both requests are queued before the scheduler runs, so its first admission sees them together: with room
