@@ -165,7 +165,7 @@ public struct GPT: Sendable {
             forEachRows(rows) { range in
                 for r in range {
                     let g = gateUp.pointer + r * 2 * m
-                    Kernels.siluMul(gate: g, up: g + m, count: m)
+                    Kernels.siluMul(gate: g, up: g + m, count: m, isa: .best)
                     (act.pointer + r * m).update(from: g, count: m)
                 }
             }

@@ -123,23 +123,12 @@ public final class KVCache: @unchecked Sendable {
                 (values(layer: layer, head: h).assumingMemoryBound(to: Float.self) + position * headDim)
                     .update(from: vsrc, count: headDim)
             case .f16:
-                let keyBase = keys(layer: layer, head: h).assumingMemoryBound(to: Float16.self)
-                let valueBase = values(layer: layer, head: h).assumingMemoryBound(to: Float16.self)
-                    + position * headDim
-                for d in 0..<headDim {
-                    keyBase[Kernels.keyTileOffset(position: position, dimension: d, dim: headDim)] = Self.half(src[d])
-                    valueBase[d] = Self.half(vsrc[d])
-                }
+                Kernels.storeHalfKV(key: src, value: vsrc,
+                                    keys: keys(layer: layer, head: h).assumingMemoryBound(to: Float16.self),
+                                    values: values(layer: layer, head: h).assumingMemoryBound(to: Float16.self),
+                                    position: position, dim: headDim, isa: .best)
             }
         }
-    }
-
-    /// x rounded to float16, saturating at ±65504.
-    @inline(__always)
-    static func half(_ x: Float) -> Float16 {
-        let largest: Float = 65504
-        let clamped: Float = x > largest ? largest : x < -largest ? -largest : x
-        return Float16(clamped)
     }
 
     public var bytes: Int {

@@ -63,3 +63,12 @@ public func avx2AttentionMix(
     attentionMix(weights: weights, values: UnsafeRawPointer(values), KVFloat16.self, stride: stride, count: count,
                  dim: dim, out: out, fused: true)
 }
+
+public func avx2SiluMul(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+    panelSiluMul(gate: gate, up: up, count: count, fused: true)
+}
+
+public func avx2StoreHalfKV(key: UnsafePointer<Float>, value: UnsafePointer<Float>, keys: UnsafeMutablePointer<Float16>,
+                        values: UnsafeMutablePointer<Float16>, position: Int, dim: Int) {
+    storeHalfKV(key: key, value: value, keys: keys, values: values, position: position, dim: dim)
+}

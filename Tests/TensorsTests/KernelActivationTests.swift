@@ -68,6 +68,50 @@ struct KernelActivationTests {
         KernelTesting.expectClose(fast, reference, nmse: 1e-12, maxAbs: 1e-5, "siluMul n \(count)")
     }
 
+    @Test("siluMul in every instruction set matches the scalar reference", arguments: counts)
+    func siluMulPerISAMatchesReference(count: Int) {
+        var rng = RNG(seed: UInt64(300 + count))
+        var gate = rng.normal(count, scale: 3), up = rng.normal(count)
+        if count > 2 { gate[0] = -100; gate[1] = 100 }  // e^-g past both ends of exp's range
+        var reference = gate
+        Kernels.Reference.siluMul(gate: &reference, up: up, count: count)
+        for isa in KernelISA.available {
+            var fast = gate
+            Kernels.siluMul(gate: &fast, up: up, count: count, isa: isa)
+            KernelTesting.expectClose(fast, reference, nmse: 1e-12, maxAbs: 1e-5, "siluMul \(isa) n \(count)")
+        }
+    }
+
+    @Test("float16 KV writes in every instruction set round to nearest and saturate, bit for bit alike")
+    func halfKVWritesMatch() {
+        var rng = RNG(seed: 42)
+        let dim = 64, positions = 40
+        var key = rng.normal(dim * positions, scale: 5), value = rng.normal(dim * positions, scale: 5)
+        key[3] = 70_000; key[4] = -1e9; value[5] = 65_519; value[6] = 65_520; value[7] = 1e-8
+        func written(_ isa: KernelISA) -> [Float16] {
+            var keys = [Float16](repeating: 0, count: 48 * dim), values = [Float16](repeating: 0, count: 48 * dim)
+            for t in 0..<positions {
+                Kernels.storeHalfKV(key: Array(key[(t * dim)..<((t + 1) * dim)]),
+                                    value: Array(value[(t * dim)..<((t + 1) * dim)]),
+                                    keys: &keys, values: &values, position: t, dim: dim, isa: isa)
+            }
+            return keys + values
+        }
+        let baseline = written(.baseline)
+        #expect(baseline[Kernels.keyTileOffset(position: 0, dimension: 3, dim: dim)] == 65504)
+        #expect(baseline[Kernels.keyTileOffset(position: 0, dimension: 4, dim: dim)] == -65504)
+        #expect(baseline[48 * dim + 5] == Float16(Float(65_519)) && baseline[48 * dim + 6] == 65504)
+        for t in 0..<positions {
+            for d in 0..<dim {
+                #expect(baseline[48 * dim + t * dim + d] == Float16(max(-65504, min(65504, value[t * dim + d]))))
+            }
+        }
+        for isa in KernelISA.available where isa != .baseline {
+            let other = written(isa)
+            #expect(other.map(\.bitPattern) == baseline.map(\.bitPattern), "\(isa)")
+        }
+    }
+
     @Test("gelu matches the scalar reference", arguments: counts)
     func geluMatchesReference(count: Int) {
         var rng = RNG(seed: UInt64(300 + count))

@@ -50,6 +50,20 @@ extension Kernels {
         TensorsSIMD.keyTileOffset(position: t, dimension: d, dim: dim)
     }
 
+    /// One head's key and value at `position` into a float16 cache (keys tiled, values in rows of `dim`), rounded
+    /// to nearest and saturated at +-65504, in the instruction set of `isa`: F16C converts where AVX2 or AVX-512
+    /// is there, the baseline code calls a library function per element (2-3 % of a long prefill).
+    public static func storeHalfKV(key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+                                   keys: UnsafeMutablePointer<Float16>, values: UnsafeMutablePointer<Float16>,
+                                   position: Int, dim: Int, isa: KernelISA) {
+        switch isa.swiftCopy {
+        case .avx512: avx512StoreHalfKV(key: key, value: value, keys: keys, values: values, position: position, dim: dim)
+        case .avx2: avx2StoreHalfKV(key: key, value: value, keys: keys, values: values, position: position, dim: dim)
+        default:
+            TensorsSIMD.storeHalfKV(key: key, value: value, keys: keys, values: values, position: position, dim: dim)
+        }
+    }
+
     /// out[d] = sum_t weights[t] * values[t * stride + d], d in 0..<dim (out is overwritten), values stored in
     /// `precision`.
     public static func attentionMix(
