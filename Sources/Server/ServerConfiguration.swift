@@ -49,7 +49,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var memoryBudget: Int?
     public var streamChunkSteps = 24
     public var streamMode = StreamModeChoice.exact
-    public var firstAudioLead: Duration = .milliseconds(500)
+    public var firstAudioLead: Duration = .zero
     public var warmUp = true
     public var logLevel: Logger.Level = .info
     public var logFormat: LogFormat = .json
@@ -137,7 +137,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                          "bytes the running requests' KV caches may take together (default: 80% of the smaller of the host's memory and the cgroup's `memory.max`); a request that does not fit waits, one that never fits gets 400"),
         .integer("streamChunkSteps", \.streamChunkSteps, 1...4096, "largest streamed chunk, in engine steps (24 = 0.51 s of audio): the first chunk leaves as soon as the look-ahead allows, the next ones every 8 steps for this many steps, then every this many"),
         .choice("streamMode", \.streamMode, "default `stream_mode` of requests that do not give one: `exact` (streamed audio equals the one-shot waveform; first audio after the vocoder's look-ahead of about 53 steps) or `fast` (first audio after about 10 steps, chunk edges cross-faded)"),
-        .seconds("firstAudioLead", \.firstAudioLead, above: 0, open: false, "first audio first: while every running request's streamed audio is at least this many seconds ahead of real time, steps run only the requests still waiting for their first audio (a new request's first audio at the speed of a small batch); 0 turns it off"),
+        .seconds("firstAudioLead", \.firstAudioLead, above: 0, open: false, "first audio first: while every running request's streamed audio is at least this many seconds ahead of real time, steps run only the requests still waiting for their first audio (a new request's first audio at the speed of a small batch); 0: off. For hosts whose batches run faster than real time: on 2 cores they do not, and it never engaged (`Benchmarks/service-2026-12-04.txt`)"),
         .boolean("warmUp", \.warmUp, "short synthesis before `/ready` turns 200 (its time is logged)"),
         .choice("logLevel", \.logLevel, "trace, debug, info, notice, warning, error, critical"),
         .choice("logFormat", \.logFormat, "`json` (one object per line) or `text`"),

@@ -25,8 +25,8 @@ public struct SchedulerConfig: Sendable {
     /// First audio first: while some running requests have no audio yet and every other one has delivered at least
     /// this much audio beyond the time since its first chunk (its client's playback stays that far ahead), a step
     /// runs the newcomers alone, so their first audio comes at the speed of a small batch. The others resume as soon
-    /// as one of them is less far ahead. nil: newcomers always step with the whole batch.
-    public var firstAudioLead: Duration? = .milliseconds(500)
+    /// as one of them is less far ahead. nil (the default): newcomers always step with the whole batch.
+    public var firstAudioLead: Duration? = nil
 
     public init() {}
 }

@@ -12,7 +12,8 @@
 #            closed-loop clients of the same request on /v1/tts, PCM streamed: audio seconds per second;
 #   and the ratio service / engine at the batch the service runs (min(B, CLIENTS)).
 # Then one client (B = 8): time to first audio and real-time factor, exact streaming (the default) and
-# `--stream-mode fast`. Then FEW (4) clients with firstAudioLead on and off, twice each. Output: Benchmarks/service-<date>.txt (OUT=... for another path).
+# `--stream-mode fast`. Then newcomers' first audio while LONG (8) long streams run, with firstAudioLead on and
+# off, twice each. Output: Benchmarks/service-<date>.txt (OUT=... for another path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,7 +21,10 @@ assets=${1:-/tmp/full-asset/asset}
 port=${PORT:-18095}
 batches=${BATCHES:-8 16 32}
 clients=${CLIENTS:-16}
-FEW=${FEW:-4}
+LONG=${LONG:-8}
+LONG_STEPS=${LONG_STEPS:-1200}
+LONG_HEAD=${LONG_HEAD:-6}
+NEWCOMERS=${NEWCOMERS:-6}
 steps=${STEPS:-94}
 binary=${BINARY:-.build/release/chattts}
 text=${TEXT:-Hello from the ChatTTS benchmark.}
@@ -77,6 +81,8 @@ for b in $batches; do
     start_server --max-batch "$b"
     bench -c "$clients" -n "$clients" >/dev/null          # warm: caches grown, the step-time estimates made
     bench -c "$clients" -n $(( clients * 3 )) >"$work/service-$b.txt"
+    { echo "server's refusals and failures:"; curl -fs "http://127.0.0.1:$port/metrics" \
+        | awk '/^chattts_(rejected|failed)_requests_total/ && $2 > 0'; } >>"$work/service-$b.txt"
     stop_server
     service=$(field "audio " 4 <"$work/service-$b.txt")
     ttfa=$(field "time to first audio" 6 <"$work/service-$b.txt")
@@ -115,27 +121,35 @@ engine_one_median=$(printf '%s\n' "${one_rtfs[@]}" | sort -n | sed -n 2p)
             "$(python3 -c "print(f'{$rtf / $engine_one_median:.0%}')")"
     done
 } >>"$work/report.txt"
-# First audio first (firstAudioLead): a few clients, so the running requests get ahead of real time and a newcomer's
-# first steps may run alone; the same load with it off.
+# First audio first (firstAudioLead): LONG (8) streams of LONG_STEPS (1200) steps run (each ahead of real time once
+# its first audio left), then one client sends NEWCOMERS (6) short requests one after another: their first audio,
+# with the lead at 0.5 s and at 0 (off, the default), twice each in turn.
 {
     echo
-    echo "$FEW clients, max batch 16, $(( FEW * 4 )) requests each: firstAudioLead 0.5 s (the default) against 0 (off):"
+    echo "$LONG streams of $LONG_STEPS steps running, then $NEWCOMERS requests of $steps steps one after another (max batch 16): firstAudioLead 0.5 s against 0 (off, the default):"
 } >>"$work/report.txt"
+run=0
 for lead in 0.5 0 0.5 0; do
+    run=$((run + 1))
     start_server --max-batch 16 --first-audio-lead "$lead"
-    bench -c "$FEW" -n "$FEW" >/dev/null
-    bench -c "$FEW" -n $(( FEW * 4 )) >"$work/few-$lead.txt"
+    bench -c 1 -n 2 >/dev/null
+    bench -c "$LONG" -n "$LONG" --min-new-tokens "$LONG_STEPS" --max-new-tokens "$LONG_STEPS" >"$work/long-$lead-$run.txt" &
+    long_pid=$!
+    sleep "$LONG_HEAD"
+    bench -c 1 -n "$NEWCOMERS" >"$work/newcomers-$lead-$run.txt"
+    wait "$long_pid"
     first=$(curl -fs "http://127.0.0.1:$port/metrics" | awk '/^chattts_first_audio_steps_total/ {print $2}')
     stop_server
-    printf 'firstAudioLead %-4s time to first audio p50 %s ms (p95 %s ms), audio %s s/s, steps run by newcomers alone %s\n' "$lead" \
-        "$(field "time to first audio" 6 <"$work/few-$lead.txt")" "$(field "time to first audio" 9 <"$work/few-$lead.txt")" \
-        "$(field "audio " 4 <"$work/few-$lead.txt")" "${first:-?}" >>"$work/report.txt"
+    printf 'firstAudioLead %-4s newcomers: time to first audio p50 %s ms (p95 %s ms), latency p50 %s ms; long streams: real-time factor p50 %s, %s ok; steps run by newcomers alone %s\n' "$lead" \
+        "$(field "time to first audio" 6 <"$work/newcomers-$lead-$run.txt")" "$(field "time to first audio" 9 <"$work/newcomers-$lead-$run.txt")" \
+        "$(field "latency" 3 <"$work/newcomers-$lead-$run.txt")" "$(field "real-time factor" 4 <"$work/long-$lead-$run.txt")" \
+        "$(field "requests" 3 <"$work/long-$lead-$run.txt" | tr -d '(')/$LONG" "${first:-?}" >>"$work/report.txt"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/report.txt"
 {
     echo
     echo "## raw outputs"
-    for f in "$work"/say-*.txt "$work"/service-*.txt "$work"/one-*.txt "$work"/few-*.txt; do
+    for f in "$work"/say-*.txt "$work"/service-*.txt "$work"/one-*.txt "$work"/long-*.txt "$work"/newcomers-*.txt; do
         echo "### $(basename "$f")"
         cat "$f"
     done
