@@ -130,17 +130,17 @@ enum { AVX2_AHEAD = 8192 };
                         const int np = block_end - p;                                                             \
                         int used;                                                                                 \
                         if (n == 4) { KIND##_tile_1_4(wb, wscales, wsums128, quads, groups, gq, p, panels, g, xb,  \
-                                                      x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 1; }                          \
+                                                      x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 1; }                          \
                         else if (n == 2 && np >= 2) { KIND##_tile_2_2(wb, wscales, wsums128, quads, groups, gq, p, \
-                                                      panels, g, xb, x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 2; }           \
+                                                      panels, g, xb, x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 2; }           \
                         else if (n == 2) { KIND##_tile_1_2(wb, wscales, wsums128, quads, groups, gq, p, panels, g, \
-                                                           xb, x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 1; }                 \
+                                                           xb, x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 1; }                 \
                         else if (np >= 4) { KIND##_tile_4_1(wb, wscales, wsums128, quads, groups, gq, p, panels,  \
-                                                            g, xb, x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 4; }             \
+                                                            g, xb, x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 4; }             \
                         else if (np >= 2) { KIND##_tile_2_1(wb, wscales, wsums128, quads, groups, gq, p, panels,  \
-                                                            g, xb, x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 2; }             \
+                                                            g, xb, x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 2; }             \
                         else { KIND##_tile_1_1(wb, wscales, wsums128, quads, groups, gq, p, panels, g, xb,        \
-                                               x_stride, sb, totals, p == block && batch > 1, cursor, limit); used = 1; }                                 \
+                                               x_stride, sb, totals, p == block && !cursor, cursor, limit); used = 1; }                                 \
                         p += used;                                                                                \
                     }                                                                                             \
                 }                                                                                                 \

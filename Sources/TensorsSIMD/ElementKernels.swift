@@ -23,7 +23,7 @@ public func panelSiluMul(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Fl
 }
 
 /// One head's key and value at `position` into a float16 KV cache: the key into its tile layout
-/// (`keyTileOffset`), the value into its row; both rounded to nearest and saturated at +-65504 (`KVCache.half`).
+/// (`keyTileOffset`), the value into its row; both rounded to nearest and saturated at +-65504 (`saturatedHalf`).
 @_transparent
 public func storeHalfKV(key: UnsafePointer<Float>, value: UnsafePointer<Float>, keys: UnsafeMutablePointer<Float16>,
                         values: UnsafeMutablePointer<Float16>, position: Int, dim: Int) {

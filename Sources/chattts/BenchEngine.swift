@@ -146,7 +146,8 @@ struct BenchEngine: AsyncParsableCommand {
         for r in rows {
             guard let ratio = r["paired_b1_ratio"] as? Double else { continue }
             print(String(format: "  %@ batch 1 against the read bandwidth beside it: %.1f GB/s of weights, %.0f%% "
-                         + "(7 windows of 16 steps, each over read passes right before and after it: median; "
+                         + "(\(Self.pairedWindows.count) windows of \(Self.pairedWindows.steps) steps, each over read "
+                         + "passes right before and after it: median; "
                          + "windows %.0f-%.0f%%; medians over the runs)",
                          r["dtype"] as! NSString, r["paired_b1_gbs"] as? Double ?? 0, 100 * ratio,
                          100 * (r["paired_b1_low"] as? Double ?? 0), 100 * (r["paired_b1_high"] as? Double ?? 0)))
@@ -255,28 +256,29 @@ struct BenchEngine: AsyncParsableCommand {
             "bandwidth_gbs": try Self.measureBandwidth(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                                        hugePages: true).all,
         ]
-        // Batch 1 against the bandwidth beside it: windows of 16 steps, each rated against read passes right
+        // Batch 1 against the bandwidth beside it: windows of decode steps (`pairedWindows`), each rated against read passes right
         // before and after it (after the peak RSS: the probe's buffer is not the engine's memory).
         if batchList.contains(1) {
             let probe = try ReadProbe(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, hugePages: true)
             var long = params
-            long.minNewTokens = 7 * 16 + 2
-            long.maxNewTokens = 7 * 16 + 2
+            let (count, length) = Self.pairedWindows
+            long.minNewTokens = count * length + 2
+            long.maxNewTokens = count * length + 2
             let seqs = [try model.promptSequence(text, stage: .speech(long, voice: nil), normalize: false)]
             model.step(seqs)
             let bytes = Double(model.gpt.weightBytes + headBytes)
             var ratios: [Double] = [], rates: [Double] = []
-            for _ in 0..<7 {
+            for _ in 0..<count {
                 let (gbs, ratio) = probe.rate {
                     let t0 = Self.now()
-                    for _ in 0..<16 { model.step(seqs) }
-                    return 16 * bytes / (Self.now() - t0) / 1e9
+                    for _ in 0..<length { model.step(seqs) }
+                    return Double(length) * bytes / (Self.now() - t0) / 1e9
                 }
                 rates.append(gbs)
                 ratios.append(ratio)
             }
-            result["paired_b1_gbs"] = ReadProbe.median(rates)
-            result["paired_b1_ratio"] = ReadProbe.median(ratios)
+            result["paired_b1_gbs"] = Self.median(of: rates)
+            result["paired_b1_ratio"] = Self.median(of: ratios)
             result["paired_b1_low"] = ratios.min() ?? 0
             result["paired_b1_high"] = ratios.max() ?? 0
         }
@@ -397,11 +399,11 @@ struct BenchEngine: AsyncParsableCommand {
         for (i, path) in paths.enumerated() {
             var line = Self.pad(path.0, 24)
             for j in 0..<2 {
-                line += Self.pad(String(format: "%.1f", ReadProbe.median(gbs[i][j])), 10, left: true)
-                    + Self.pad(String(format: "%.0f%%", 100 * ReadProbe.median(ratios[i][j])), 7, left: true)
+                line += Self.pad(String(format: "%.1f", Self.median(of: gbs[i][j])), 10, left: true)
+                    + Self.pad(String(format: "%.0f%%", 100 * Self.median(of: ratios[i][j])), 7, left: true)
             }
             let r = ratios[i][0]
-            print(line + Self.pad(String(format: "%.1f", ReadProbe.median(read[i])), 12, left: true)
+            print(line + Self.pad(String(format: "%.1f", Self.median(of: read[i])), 12, left: true)
                   + Self.pad(String(format: "%.0f-%.0f%%", 100 * (r.min() ?? 0), 100 * (r.max() ?? 0)), 13, left: true))
         }
         print("")
@@ -414,19 +416,24 @@ struct BenchEngine: AsyncParsableCommand {
         return left ? fill + s : s + fill
     }
 
+    /// Batch 1 against the bandwidth beside it: this many windows of this many decode steps, each rated alone.
+    static let pairedWindows = (count: 7, steps: 16)
+
+    /// The middle value (the upper one of an even count; 0 for none): of rounds, windows and runs alike.
+    static func median(of values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+
     /// Per key, the median over runs (numbers, and per-batch dictionaries of numbers); other values from the first.
     static func median(_ runs: [[String: Any]]) -> [String: Any] {
-        func mid(_ values: [Double]) -> Double {
-            let sorted = values.sorted()
-            return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-        }
         var out = runs[0]
         for (key, value) in runs[0] {
             if value is Double || value is NSNumber, !(value is String) {
-                out[key] = mid(runs.compactMap { ($0[key] as? NSNumber)?.doubleValue })
+                out[key] = median(of: runs.compactMap { ($0[key] as? NSNumber)?.doubleValue })
             } else if let per = value as? [String: Double] {
                 var m: [String: Double] = [:]
-                for k in per.keys { m[k] = mid(runs.compactMap { ($0[key] as? [String: Double])?[k] }) }
+                for k in per.keys { m[k] = median(of: runs.compactMap { ($0[key] as? [String: Double])?[k] }) }
                 out[key] = m
             }
         }

@@ -3,7 +3,7 @@ import Tensors
 
 /// Memory read bandwidth, measured beside what it rates. This VM's bandwidth moves by tens of percent within a
 /// minute (15 to 67 GB/s in one benchmark), so a kernel or a decode step is rated against passes of this probe
-/// taken right before and right after it, pair by pair, and the benchmark prints the median of those ratios.
+/// taken right before and right after it, pair by pair, and the benchmark prints the median of those ratios (`BenchEngine.median(of:)`).
 ///
 /// A pass sums a 512 MiB buffer of floats (far beyond any cache) on the pool's threads, 8 chunks per thread; the
 /// buffer is filled once, in huge pages when asked (`HugePageRegion`, as the engine keeps its weights).
@@ -60,12 +60,6 @@ final class ReadProbe {
         let gbs = try work()
         let after = pass()
         return (gbs, gbs / ((before + after) / 2))
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        guard !s.isEmpty else { return 0 }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 }
 
