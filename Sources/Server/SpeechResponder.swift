@@ -64,7 +64,7 @@ struct SpeechResponder: Sendable {
                              sampleRate: sampleRate, maxDuration: maxDuration)
         // The client may leave before any byte is written (non-streamed responses write only at the end).
         if let gone = await context.channel.clientGone() {
-            gone.whenSuccess { watch.clientGone() }
+            gone.whenSuccess { watch.connectionClosed() }
         }
         switch input.stream {
         case nil: return try await whole(job: job, watch: watch, format: input.format, textField: textField)
@@ -99,6 +99,7 @@ struct SpeechResponder: Sendable {
         headers.append(contentsOf: Self.detailHeaders(job.details))
         let body = ResponseBody(contentLength: bytes.count) { writer in
             do {
+                watch.lastWrite()
                 try await writer.write(ByteBuffer(bytes: bytes))
                 try await writer.finish(nil)
                 watch.delivered()
@@ -298,7 +299,7 @@ final class JobWatch: Sendable {
     private let ticket: InFlightRequests.Ticket
     private let submitted: ContinuousClock.Instant
     private let sampleRate: Int
-    private let state = Mutex<(over: Bool, audioSeconds: Double)>((false, 0))
+    private let state = Mutex<(over: Bool, audioSeconds: Double, lastWrite: Bool)>((false, 0, false))
 
     /// Cancels the job once the whole request has taken `maxDuration`.
     private let timer: Task<Void, Never>
@@ -348,6 +349,17 @@ final class JobWatch: Sendable {
         trace.update { $0.clientDisconnected = true }
     }
 
+    /// The response's last bytes are being written: from here that write sees a closed connection itself, and a
+    /// client that read everything and then closed did not leave early.
+    func lastWrite() { state.withLock { $0.lastWrite = true } }
+
+    /// The connection closed (the channel's watch, for clients that leave while nothing is being written): a
+    /// disconnect unless the last write is under way (then its own outcome says).
+    func connectionClosed() {
+        guard !state.withLock({ $0.lastWrite }) else { return }
+        clientGone()
+    }
+
     /// The job or the response failed for another reason.
     func failed() {
         guard end() else { return }
@@ -381,6 +393,7 @@ final class JobWatch: Sendable {
     }
 
     func finish(_ writer: inout any ResponseBodyWriter, trailers: HTTPFields?) async throws {
+        lastWrite()
         do { try await writer.finish(trailers) } catch {
             clientGone()
             throw ClientGone()
