@@ -56,11 +56,14 @@ public struct TimeConv1d: Sendable {
         return out
     }
 
-    /// Output rows `rows` of the convolution of x into out.
-    func compute(_ x: Tensor, rows: Range<Int>, into out: Tensor) {
+    /// Output rows `rows` of the convolution of x into out; only output channels `channels` (all by default: a
+    /// task's share when a few rows are split by channels across the pool).
+    func compute(_ x: Tensor, rows: Range<Int>, into out: Tensor, channels: Range<Int>? = nil) {
         let t = x.shape[0]
+        let channels = channels ?? 0..<outChannels
+        let c0 = channels.lowerBound
         if let bias {
-            for r in rows { (out.pointer + r * outChannels).update(from: bias.pointer, count: outChannels) }
+            for r in rows { (out.pointer + r * outChannels + c0).update(from: bias.pointer + c0, count: channels.count) }
         }
         for tap in 0..<kernelSize {
             // Output row r reads input row r * stride + shift, which exists for r in first..<last.
@@ -69,10 +72,11 @@ public struct TimeConv1d: Sendable {
             let first = max(rows.lowerBound, shift < 0 ? (-shift + stride - 1) / stride : 0)
             let last = min(rows.upperBound, (t - 1 - shift) / stride + 1)
             guard last > first else { continue }
-            Kernels.gemm(transB: true, m: last - first, n: outChannels, k: inChannels,
+            Kernels.gemm(transB: true, m: last - first, n: channels.count, k: inChannels,
                          a: x.pointer + (first * stride + shift) * inChannels, lda: stride * inChannels,
-                         b: taps.pointer + tap * outChannels * inChannels, ldb: inChannels,
-                         beta: bias == nil && tap == 0 ? 0 : 1, c: out.pointer + first * outChannels, ldc: outChannels)
+                         b: taps.pointer + (tap * outChannels + c0) * inChannels, ldb: inChannels,
+                         beta: bias == nil && tap == 0 ? 0 : 1, c: out.pointer + first * outChannels + c0,
+                         ldc: outChannels)
         }
     }
 }

@@ -47,6 +47,25 @@ public struct ConvNeXtBlock: Sendable {
         forEachChunk(rows: t, pool: pool) { rows in self.mlp(x, y, rows: rows) }
     }
 
+    /// The MLP of a few rows (a streamed chunk) with each product's output features split across the pool
+    /// (`Kernels.linear(...pool:)`); the same arithmetic as `mlp(_:_:rows:)` row by row.
+    func mlp(_ x: Tensor, _ y: Tensor, rows: Range<Int>, pool: WorkerPool) {
+        let c = channels, n = rows.count, first = rows.lowerBound, wide = intermediate
+        let hidden = Tensor(zeros: [n, wide]), z = Tensor(zeros: [n, c])
+        let hp = hidden.pointer, zp = z.pointer, xp = x.pointer + first * c
+        Kernels.linear(input: y.pointer + first * c, rows: n, inFeatures: c, weight: pw1.pointer, outFeatures: wide,
+                       bias: pw1Bias.pointer, output: hp, pool: pool) { columns in
+            for r in 0..<n { Kernels.gelu(hp + r * wide + columns.lowerBound, count: columns.count) }
+        }
+        let scale = scale?.pointer
+        Kernels.linear(input: hp, rows: n, inFeatures: wide, weight: pw2.pointer, outFeatures: c,
+                       bias: pw2Bias.pointer, output: zp, pool: pool) { columns in
+            for r in 0..<n {
+                for i in columns { xp[r * c + i] += scale.map { zp[r * c + i] * $0[i] } ?? zp[r * c + i] }
+            }
+        }
+    }
+
     func mlp(_ x: Tensor, _ y: Tensor, rows: Range<Int>) {
         let c = channels, n = rows.count, first = rows.lowerBound
         let hidden = Tensor(zeros: [n, intermediate])

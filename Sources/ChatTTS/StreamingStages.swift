@@ -66,7 +66,13 @@ extension StreamingStage {
         // weights each time, which costs more than the few rows between windows.
         return StreamingStage(radius: r, inChannels: conv.inChannels, outChannels: c) { window, n, _, pool in
             let full = Tensor(zeros: [window.shape[0], c])
-            splitRows(n, pool: pool) { rows in conv.compute(window, rows: (rows.lowerBound + r)..<(rows.upperBound + r), into: full) }
+            let rows = r..<(n + r)
+            if let pool, n <= Kernels.rowKernelMaximumRows {
+                // A few rows: the output channels split across the pool (each share of the weights read once).
+                splitChannels(c, pool: pool) { channels in conv.compute(window, rows: rows, into: full, channels: channels) }
+            } else {
+                splitRows(n, pool: pool) { rows in conv.compute(window, rows: (rows.lowerBound + r)..<(rows.upperBound + r), into: full) }
+            }
             let out = Tensor(zeros: [n, c])
             out.pointer.update(from: full.pointer + r * c, count: n * c)
             post?(out.pointer, n * c)
@@ -98,7 +104,13 @@ extension StreamingStage {
                 (ys.pointer + k * c).update(from: y.pointer + (range.lowerBound + r) * c, count: range.count * c)
                 k += range.count
             }
-            splitRows(m, pool: pool) { rows in block.mlp(xs, ys, rows: rows) }
+            // A chunk of one or a few streams: each product's features split across the pool; more rows (many
+            // streams' windows stacked): the rows split, each share through sgemm.
+            if let pool, m <= Kernels.rowKernelMaximumRows {
+                block.mlp(xs, ys, rows: 0..<m, pool: pool)
+            } else {
+                splitRows(m, pool: pool) { rows in block.mlp(xs, ys, rows: rows) }
+            }
             let out = Tensor(zeros: [n, c])
             k = 0
             for range in ranges {
@@ -122,6 +134,19 @@ extension StreamingStage {
 /// frames are worth two threads; smaller pieces are not).
 func splitRows(_ rows: Int, pool: WorkerPool?, _ body: @escaping (Range<Int>) -> Void) {
     forEachChunk(rows: rows, pool: pool, minimum: 16, body)
+}
+
+/// `channels` output channels in contiguous shares of multiples of 16, one per pool thread.
+func splitChannels(_ channels: Int, pool: WorkerPool, _ body: @escaping (Range<Int>) -> Void) {
+    let units = (channels + 15) / 16
+    let tasks = min(pool.threads, units)
+    guard tasks > 1 else { return body(0..<channels) }
+    let (per, extra) = units.quotientAndRemainder(dividingBy: tasks)
+    let work = ChunkBody(body: body)
+    pool.run(tasks: tasks) { t in
+        let start = 16 * (t * per + min(t, extra))
+        work.body(start..<min(channels, start + 16 * (per + (t < extra ? 1 : 0))))
+    }
 }
 
 extension Decoder {

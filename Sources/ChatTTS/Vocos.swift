@@ -73,6 +73,13 @@ public struct Vocos: Sendable {
         let t = features.shape[0], bins = nFFT / 2 + 1
         let head = Tensor(zeros: [t, nFFT + 2])
         let re = Tensor(zeros: [t, bins]), im = Tensor(zeros: [t, bins])
+        if let pool, t <= Kernels.rowKernelMaximumRows {
+            // A streamed chunk's few frames: the head's output features split across the pool, then its rows.
+            Kernels.linear(input: features.pointer, rows: t, inFeatures: dim, weight: headWeight.pointer,
+                           outFeatures: nFFT + 2, bias: headBias.pointer, output: head.pointer, pool: pool)
+            forEachChunk(rows: t, pool: pool, minimum: 4) { rows in self.polar(head: head, re: re, im: im, rows: rows) }
+            return (re, im)
+        }
         forEachChunk(rows: t, pool: pool) { rows in
             self.spectrumRows(features, head: head, re: re, im: im, rows: rows)
         }
@@ -80,10 +87,15 @@ public struct Vocos: Sendable {
     }
 
     func spectrumRows(_ features: Tensor, head: Tensor, re: Tensor, im: Tensor, rows: Range<Int>) {
-        let bins = nFFT / 2 + 1
         Kernels.linear(input: features.pointer + rows.lowerBound * dim, rows: rows.count, inFeatures: dim,
                        weight: headWeight.pointer, outFeatures: nFFT + 2, bias: headBias.pointer,
                        output: head.pointer + rows.lowerBound * (nFFT + 2))
+        polar(head: head, re: re, im: im, rows: rows)
+    }
+
+    /// The head's rows `rows` (log-magnitudes, then phases) as spectra: magnitude exp(m) capped at 100.
+    func polar(head: Tensor, re: Tensor, im: Tensor, rows: Range<Int>) {
+        let bins = nFFT / 2 + 1
         for r in rows {
             let row = head.pointer + r * (nFFT + 2)
             for f in 0..<bins {

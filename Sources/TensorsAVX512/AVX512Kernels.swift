@@ -72,3 +72,11 @@ public func avx512StoreHalfKV(key: UnsafePointer<Float>, value: UnsafePointer<Fl
                         values: UnsafeMutablePointer<Float16>, position: Int, dim: Int) {
     storeHalfKV(key: key, value: value, keys: keys, values: values, position: position, dim: dim)
 }
+
+public func avx512RowsProduct(
+    a: UnsafePointer<Float>, lda: Int, m: Int, b: UnsafePointer<Float>, ldb: Int, columns: Range<Int>, k: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    rowsProduct(4, 4, a: a, lda: lda, m: m, b: b, ldb: ldb, columns: columns, k: k, c: c, ldc: ldc,
+                accumulate: accumulate, fused: true)
+}

@@ -56,6 +56,10 @@ struct BenchEngine: AsyncParsableCommand {
           help: "With --cache-directory: decode steps over the shared file mapping against a private huge-page copy of the same file, alternating in one process (BenchWeightMemory.swift).")
     var compareWeightMemory = false
 
+    @Flag(name: .customLong("vocoder-products"),
+          help: "The vocoder's matrix products at a streamed chunk's row counts, OpenBLAS against the row kernel, one thread (BenchVocoderProducts.swift).")
+    var vocoderProductsOnly = false
+
     @Option(help: .hidden)
     var child: String?
 
@@ -89,6 +93,7 @@ struct BenchEngine: AsyncParsableCommand {
     func run() async throws {
         _ = try engine.engineOptions()  // selects --kernels, in the children too (they get the same flags)
         if compareWeightMemory { return try compareWeightMemories() }
+        if vocoderProductsOnly { return try vocoderProducts() }
         if let child {
             let result = try measure(format: WeightFormat(rawValue: child)!)
             let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
@@ -157,10 +162,12 @@ struct BenchEngine: AsyncParsableCommand {
         for r in rows {
             print(String(format: "%@: load %.2f s; vocoder (decoder + Vocos) %.3f s per second of audio "
                          + "(%.2f s of audio in %.3f s); decoder %.3f, Vocos %.3f s per second of audio; "
+                         + "streamed in the server's exact chunks %.3f s per second of audio; "
                          + "read bandwidth right after its steps %.1f GB/s; %@",
                          r["dtype"] as! NSString, r["load_s"] as! Double, r["vocoder_s_per_audio_s"] as! Double,
                          r["vocoder_audio_s"] as! Double, r["vocoder_s"] as! Double,
                          r["decoder_s_per_audio_s"] as! Double, r["vocos_s_per_audio_s"] as! Double,
+                         r["streamed_vocoder_s_per_audio_s"] as? Double ?? 0,
                          r["bandwidth_gbs"] as? Double ?? 0, (r["weight_cache"] as? String ?? "") as NSString))
         }
         defer { print("load after the run: \(Self.loadAverage())") }
@@ -235,6 +242,21 @@ struct BenchEngine: AsyncParsableCommand {
             decoderBest = min(decoderBest, t1 - t0)
             vocosBest = min(vocosBest, t2 - t1)
         }
+        // The same sequence streamed (exact), in chunks on the server's schedule (`ChatTTSEngine.vocode`): the first
+        // at `stepsToFirstAudio`, then every 8 steps for 24 steps, then every 24, then the end; best of 3.
+        var streamedBest = Double.infinity
+        for _ in 0..<3 {
+            let vocoder = StreamingVocoder(model: model, mode: .exact)
+            let t0 = Self.now()
+            var at = vocoder.stepsToFirstAudio
+            let firstChunk = at
+            while at < seq.steps {
+                _ = vocoder.advance(seq, final: false, steps: at)
+                at += at - firstChunk < 24 ? 8 : 24
+            }
+            _ = vocoder.advance(seq, final: true)
+            streamedBest = min(streamedBest, Self.now() - t0)
+        }
         let audio = Double(samples) / Double(model.sampleRate)
         let b1 = perBatch["1"] ?? 0
         let headBytes = model.embed.headCodePacked.bytes
@@ -249,6 +271,7 @@ struct BenchEngine: AsyncParsableCommand {
             "vocoder_s_per_audio_s": best / audio,
             "decoder_s_per_audio_s": decoderBest / audio,
             "vocos_s_per_audio_s": vocosBest / audio,
+            "streamed_vocoder_s_per_audio_s": streamedBest / audio,
             "rtf_batch1": b1 > 0 ? 46.875 / b1 + best / audio : 0,
             "peak_rss_mb": Self.peakRSS() / 1e6,
             // The VM's bandwidth drifts by tens of percent within minutes: measured again right after this format's

@@ -55,8 +55,35 @@ struct KernelMatrixProductTests {
         #expect(tensor.scalars == [1.5, 1, 5, 3.5, 3, 9])
     }
 
+    @Test("the row kernel (a few rows times weights as stored) matches the scalar reference on every path, edges, tails, strides and accumulation",
+          arguments: [(1, 1, 1), (1, 9, 15), (3, 5, 16), (4, 4, 17), (5, 7, 100), (9, 11, 33), (16, 6, 512), (2, 3, 48)])
+    func rowKernelMatchesReference(m: Int, n: Int, k: Int) {
+        var rng = RNG(seed: UInt64(m * 31 + n * 1_000_003 + k))
+        let lda = k + 5, ldb = k + 3, ldc = n + 2
+        let a = rng.normal(m * lda), b = rng.normal(n * ldb)
+        let c0 = rng.normal(m * ldc)
+        for isa in KernelISA.available where isa.swiftCopy >= .avx2 {
+            for accumulate in [false, true] {
+                // Columns 1..<n - 1 where there are 3 or more: outside them c keeps its values.
+                let columns = n >= 3 ? 1..<(n - 1) : 0..<n
+                var fast = c0, reference = c0
+                Kernels.rowsProduct(a: a, lda: lda, m: m, b: b, ldb: ldb, columns: columns, k: k, c: &fast, ldc: ldc,
+                                    accumulate: accumulate, isa: isa)
+                for i in 0..<m {
+                    for j in columns {
+                        var sum = accumulate ? Double(c0[i * ldc + j]) : 0
+                        for p in 0..<k { sum += Double(a[i * lda + p]) * Double(b[j * ldb + p]) }
+                        reference[i * ldc + j] = Float(sum)
+                    }
+                }
+                KernelTesting.expectClose(fast, reference, nmse: 1e-10, maxAbs: 1e-4,
+                                          "rows \(m)x\(n)x\(k) \(isa) accumulate \(accumulate)")
+            }
+        }
+    }
+
     @Test("gemm matches the scalar reference for every transpose combination, strides, alpha and beta",
-          arguments: [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 48, 80), (2, 100, 1)])
+          arguments: [(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 48, 80), (2, 100, 1), (16, 20, 48)])
     func gemmMatchesReference(m: Int, n: Int, k: Int) {
         var rng = RNG(seed: UInt64(m * 7919 + n * 104_729 + k))
         for transA in [false, true] {
@@ -67,7 +94,8 @@ struct KernelMatrixProductTests {
                 let lda = aCols + 3, ldb = bCols + 1, ldc = n + 2
                 let a = rng.normal(aRows * lda), b = rng.normal(bRows * ldb)
                 let c0 = rng.normal(m * ldc)
-                for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                // (1, 0) and (1, 1) with B transposed and a few rows take the row kernel where the CPU has it.
+                for (alpha, beta) in [(Float(1), Float(0)), (1, 1), (0.5, 1), (-2, 0.25)] {
                     var fast = c0, reference = c0
                     Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &fast, ldc: ldc)

@@ -1,4 +1,7 @@
 import CBLAS
+import TensorsAVX2
+import TensorsAVX512
+import TensorsSIMD
 
 /// Matrix products through OpenBLAS: `gemm`, `gemv`, and `linear` (PyTorch's nn.Linear).
 ///
@@ -25,7 +28,8 @@ extension Kernels {
         return Int32(value)
     }
 
-    /// C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm).
+    /// C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm; a few rows times a transposed B take the row
+    /// kernel instead, unless `rowKernel` is false: for the benchmark that compares the two).
     ///
     /// op(A) is [m, k] and op(B) is [k, n]; `transA` means A is stored [k, m] (so op(A) = Aᵀ), likewise `transB`.
     /// `lda`/`ldb`/`ldc` are the row strides in elements of A, B, C as stored. With beta == 0, C is write-only
@@ -37,7 +41,7 @@ extension Kernels {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int, rowKernel: Bool = true
     ) {
         precondition(lda >= max(1, transA ? m : k), "gemm: lda \(lda) too small")
         precondition(ldb >= max(1, transB ? k : n), "gemm: ldb \(ldb) too small")
@@ -51,10 +55,39 @@ extension Kernels {
             }
             return
         }
+        // A few rows times nn.Linear's [out, in] (B transposed): the row kernel, which reads B as stored.
+        if rowKernel && !transA && transB && alpha == 1 && (beta == 0 || beta == 1) && m <= rowKernelMaximumRows
+            && k % 16 == 0 && KernelISA.best.swiftCopy >= .avx2 {
+            rowsProduct(a: a, lda: lda, m: m, b: b, ldb: ldb, columns: 0..<n, k: k, c: c, ldc: ldc,
+                        accumulate: beta == 1, isa: KernelISA.best)
+            return
+        }
         configureBLAS()
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasInt(m, "m"), blasInt(n, "n"), blasInt(k, "k"), alpha,
                     a, blasInt(lda, "lda"), b, blasInt(ldb, "ldb"), beta, c, blasInt(ldc, "ldc"))
+    }
+
+    /// Rows of A up to which `gemm` with B transposed (nn.Linear's weights, the vocoder's convolution taps) and a
+    /// multiple of 16 inner columns takes the row kernel instead of OpenBLAS, whose sgemm copies all of B on every
+    /// call (`chattts bench engine --vocoder-products`, `Benchmarks/vocoder-products-*.txt`).
+    public static let rowKernelMaximumRows = 48
+
+    /// c[i, j] (+= with `accumulate`) sum_p a[i, p] * b[j, p] for i in 0..<m, j in `columns`, row-major, B read as
+    /// stored (`TensorsSIMD/RowKernels.swift`); `isa` must be avx2 or above and supported.
+    public static func rowsProduct(
+        a: UnsafePointer<Float>, lda: Int, m: Int, b: UnsafePointer<Float>, ldb: Int, columns: Range<Int>, k: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, isa: KernelISA = .best
+    ) {
+        precondition(isa.isSupported && isa.swiftCopy >= .avx2, "rowsProduct: no row kernel on \(isa)")
+        switch isa.swiftCopy {
+        case .avx512:
+            avx512RowsProduct(a: a, lda: lda, m: m, b: b, ldb: ldb, columns: columns, k: k, c: c, ldc: ldc,
+                              accumulate: accumulate)
+        default:
+            avx2RowsProduct(a: a, lda: lda, m: m, b: b, ldb: ldb, columns: columns, k: k, c: c, ldc: ldc,
+                            accumulate: accumulate)
+        }
     }
 
     /// y = alpha * op(A) * x + beta * y, with A stored row-major as [rows, cols] with row stride `lda`
@@ -108,6 +141,44 @@ extension Kernels {
             gemm(transB: true, m: rows, n: outFeatures, k: inFeatures,
                  a: input, lda: max(1, inFeatures), b: weight, ldb: max(1, inFeatures),
                  beta: beta, c: output, ldc: outFeatures)
+        }
+    }
+
+    /// `linear` with the output features split across `pool` for a few rows (the streaming vocoder's chunks: too
+    /// few to split by rows, and a split by rows would read all the weights on every thread): each task runs the row
+    /// kernel over its contiguous share of the features, then `epilogue` over the same features (what comes next
+    /// element by element: GELU, a residual), before the others finish. Many rows, one thread, or no row kernel on
+    /// this CPU: `linear`, then `epilogue` over all features, on the calling thread. Not from inside a pool task.
+    public static func linear(
+        input: UnsafePointer<Float>, rows: Int, inFeatures: Int,
+        weight: UnsafePointer<Float>, outFeatures: Int,
+        bias: UnsafePointer<Float>?,
+        output: UnsafeMutablePointer<Float>, pool: WorkerPool?, epilogue: ((Range<Int>) -> Void)? = nil
+    ) {
+        guard let pool, pool.threads > 1, rows <= rowKernelMaximumRows, inFeatures % 16 == 0, outFeatures >= 64,
+              KernelISA.best.swiftCopy >= .avx2 else {
+            linear(input: input, rows: rows, inFeatures: inFeatures, weight: weight, outFeatures: outFeatures,
+                   bias: bias, output: output)
+            epilogue?(0..<outFeatures)
+            return
+        }
+        if rows == 0 { return }
+        // Shares in multiples of 16 features: whole tiles, and each thread's outputs on cache lines of its own.
+        let units = (outFeatures + 15) / 16
+        let tasks = min(pool.threads, units)
+        let (per, extra) = units.quotientAndRemainder(dividingBy: tasks)
+        pool.run(tasks: tasks) { t in
+            let start = 16 * (t * per + min(t, extra))
+            let columns = start..<min(outFeatures, start + 16 * (per + (t < extra ? 1 : 0)))
+            if let bias {
+                for r in 0..<rows {
+                    (output + r * outFeatures + columns.lowerBound).update(from: bias + columns.lowerBound,
+                                                                            count: columns.count)
+                }
+            }
+            rowsProduct(a: input, lda: inFeatures, m: rows, b: weight, ldb: inFeatures, columns: columns,
+                        k: inFeatures, c: output, ldc: outFeatures, accumulate: bias != nil)
+            epilogue?(columns)
         }
     }
 
