@@ -11,7 +11,7 @@ import Tensors
 /// float32 rounding (nmse < 1e-10) and is bit-identical to the decode kernel on one thread. bfloat16 rounds the input rows to
 /// bfloat16: against the reference over the rounded rows nmse < 1e-10; against the decode kernel (float32 rows)
 /// nmse < 1e-4 (measured about 1e-6).
-@Suite("Kernel: prefill products (int8 VNNI, bfloat16)")
+@Suite("Kernel: prefill products (int8 VNNI, bfloat16, sgemm over unpacked blocks)")
 struct KernelPrefillTests {
     typealias RNG = KernelTesting.SplitMix64
 
@@ -82,6 +82,57 @@ struct KernelPrefillTests {
                 }
             }
         }
+    }
+
+    @Test("unpacked prompt products (sgemm over float32 and widened bfloat16 blocks) equal the scalar reference and the decode kernels closely")
+    func unpackedMatchesReference() throws {
+        // Also more than one block of 8 panels with a short last one (300 rows: 19 panels).
+        for format in [WeightFormat.f32, .bf16] {
+            for (rows, cols, batch, extra) in Self.shapes + [(40, 33, 19, 0)] {
+                var rng = RNG(seed: UInt64(rows * 29 + cols * 3 + batch))
+                let packed = try Self.pack(format, rows: rows, cols: cols, rng: &rng)
+                let ldx = cols + extra
+                let x = rng.normal(batch * ldx)
+                let start = rng.normal(batch * rows)
+                for accumulate in [false, true] {
+                    var reference = start
+                    Kernels.Reference.packedProduct(packed, x: x, ldx: ldx, batch: batch, y: &reference,
+                                                    accumulate: accumulate)
+                    // The decode kernels of the path this one serves (AVX2: float rows, where AVX-512 BF16 would
+                    // round them to bfloat16).
+                    var decode = start
+                    Kernels.packedProduct(packed, panels: 0..<packed.panels, x: x, ldx: ldx, batch: batch, y: &decode,
+                                          ldy: rows, accumulate: accumulate,
+                                          isa: KernelISA.avx2.isSupported ? .avx2 : .baseline)
+                    for pool in [nil, WorkerPool(threads: 3)] {
+                        var fast = accumulate ? start : [Float](repeating: .nan, count: batch * rows)
+                        Kernels.unpackedProduct(packed, x: x, ldx: ldx, batch: batch, y: &fast, accumulate: accumulate,
+                                                pool: pool)
+                        let what = "\(format) \(rows)x\(cols) batch \(batch) accumulate \(accumulate) pool \(pool != nil)"
+                        KernelTesting.expectClose(fast, reference, nmse: 1e-10, maxAbs: 1e-4, what)
+                        KernelTesting.expectClose(fast, decode, nmse: 1e-10, maxAbs: 1e-4, what + " vs decode")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("float32 products take the unpacked prompt path from its threshold on, int8 never does")
+    func unpackedDispatch() throws {
+        var rng = RNG(seed: 9)
+        let (rows, cols) = (48, 64)
+        let packed = try Self.pack(.f32, rows: rows, cols: cols, rng: &rng)
+        let int8 = try Self.pack(.int8, rows: rows, cols: cols, rng: &rng)
+        let batch = Kernels.unpackedMinimumBatch
+        #expect(Kernels.takesUnpackedProduct(packed, batch: batch))
+        #expect(!Kernels.takesUnpackedProduct(packed, batch: batch - 1))
+        #expect(!Kernels.takesUnpackedProduct(int8, batch: batch))
+        let x = rng.normal(batch * cols)
+        var viaDispatch = [Float](repeating: 0, count: batch * rows)
+        Kernels.packedProduct(packed, x: x, batch: batch, y: &viaDispatch, pool: WorkerPool(threads: 2))
+        var direct = [Float](repeating: 0, count: batch * rows)
+        Kernels.unpackedProduct(packed, x: x, batch: batch, y: &direct)
+        #expect(viaDispatch == direct)
     }
 
     @Test("the pooled product takes the prefill kernels from the threshold on, with the same results")

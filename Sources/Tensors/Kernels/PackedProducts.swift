@@ -62,6 +62,10 @@ extension Kernels {
             prefillProduct(w, x: x, ldx: ldx, batch: batch, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
             return
         }
+        if kernel == nil && takesUnpackedProduct(w, batch: batch, isa: isa) {
+            unpackedProduct(w, x: x, ldx: ldx, batch: batch, y: y, ldy: ldy, accumulate: accumulate, pool: pool)
+            return
+        }
         let work = w.panels * w.cols * 16 * max(batch, 1)
         guard let pool, pool.threads > 1, work >= 1 << 16, w.panels > PanelLayout.block else {
             packedProduct(w, panels: 0..<w.panels, x: x, ldx: ldx, batch: batch, y: y, ldy: ldy,

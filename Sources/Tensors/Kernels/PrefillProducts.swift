@@ -114,6 +114,60 @@ extension Kernels {
     }
 }
 
+extension Kernels {
+    /// Batches from this size on take `unpackedProduct` where no prefill kernel runs the matrix (`hasPrefillKernel`):
+    /// float32 on every path, bfloat16 without AVX-512 BF16. int8 keeps its decode kernels (on AVX2 they ran a
+    /// 1,000-token prompt faster than sgemm over the weights widened to float32: 2.7 against 3.3 s).
+    public static let unpackedMinimumBatch = 128
+
+    /// Whether a product of `w` with `batch` rows takes `unpackedProduct`.
+    public static func takesUnpackedProduct(_ w: PackedMatrix, batch: Int, isa: KernelISA = .best) -> Bool {
+        batch >= unpackedMinimumBatch && prefillPathsEnabled && w.format != .int8 && w.layout == .panels
+            && !hasPrefillKernel(w, isa: isa)
+    }
+
+    /// y[b, r] (+)= sum_k W[r, k] * x[b, k] for a prompt's many rows where no prefill kernel runs `w` (float32 on
+    /// every path, bfloat16 without AVX-512 BF16): OpenBLAS's sgemm, near the FMA units' peak at these sizes, where
+    /// the decode kernels re-read every weight per tile of 4 or 8 rows. A block of 8 panels (`PanelLayout.block`) is
+    /// already a row-major [cols, 128] matrix, the block's rows transposed (column k's 16 values per panel side by
+    /// side), so sgemm reads float32 blocks as they lie and bfloat16 ones widened into one buffer per thread; blocks
+    /// are split across `pool` in contiguous runs. Results equal the decode kernels' to float32 rounding (both sum
+    /// the exact products of the same values; `KernelPrefillTests`).
+    public static func unpackedProduct(
+        _ w: PackedMatrix, x: UnsafePointer<Float>, ldx: Int? = nil, batch: Int,
+        y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false, pool: WorkerPool? = nil
+    ) {
+        precondition(w.layout == .panels && w.format != .int8, "unpackedProduct: \(w.format) \(w.layout)")
+        let ldx = ldx ?? w.cols, ldy = ldy ?? w.rows
+        precondition(ldx >= w.cols && ldy >= w.rows, "unpackedProduct: strides \(ldx), \(ldy) too small")
+        if batch == 0 { return }
+        let cols = w.cols, block = PanelLayout.block
+        let blocks = (w.panels + block - 1) / block
+        let tasks = min(pool?.threads ?? 1, blocks)
+        let (per, extra) = blocks.quotientAndRemainder(dividingBy: tasks)
+        let body = { (t: Int) in
+            let start = t * per + min(t, extra)
+            let widened = w.format == .bf16 ? UnsafeMutablePointer<Float>.allocate(capacity: cols * block * 16) : nil
+            defer { widened?.deallocate() }
+            for b in start..<(start + per + (t < extra ? 1 : 0)) {
+                let first = b * block, width = min(block, w.panels - first) * 16
+                let offset = first * cols * 16
+                let weights: UnsafePointer<Float>
+                if let widened {
+                    let bits = w.data.assumingMemoryBound(to: UInt16.self) + offset
+                    for i in 0..<(cols * width) { widened[i] = Float(bitPattern: UInt32(bits[i]) << 16) }
+                    weights = UnsafePointer(widened)
+                } else {
+                    weights = UnsafePointer(w.data.assumingMemoryBound(to: Float.self) + offset)
+                }
+                gemm(m: batch, n: min(width, w.rows - first * 16), k: cols, a: x, lda: ldx, b: weights, ldb: width,
+                     beta: accumulate ? 1 : 0, c: y + first * 16, ldc: ldy, rowKernel: false)
+            }
+        }
+        if let pool, tasks > 1 { pool.run(tasks: tasks, body) } else { for t in 0..<tasks { body(t) } }
+    }
+}
+
 /// Input rows converted for the prefill kernels: [batch, stride] values (int8 + 128, or bfloat16 bits) and, for
 /// int8, [batch, groups] scales. `@unchecked Sendable`: each conversion task writes only its own rows, and the
 /// product tasks that follow only read.
